@@ -1,0 +1,247 @@
+"""Configuration as a value: the original's defaults, the body/hand variant, and CLI overrides.
+
+``make_config(...)`` builds one immutable :class:`Config`.  Nothing is created or changed at import time;
+output folders are created by :meth:`Config.make_dirs` when a script decides to write.
+
+Derived defaults follow the original (spec/training.md §1):
+
+* the hand variant is selected when ``FreiHAND`` appears in ``trainset_3d + trainset_2d + [testset]``;
+  it changes ``bbox_3d_size`` (2 -> 0.3 m), ``lr_dec_epoch`` ([10, 12] -> [17, 21]) and ``end_epoch`` (13 -> 25);
+* the ``param`` stage adds 5 to every ``lr_dec_epoch`` entry and to ``end_epoch``.
+
+A value given explicitly (keyword or CLI flag) always wins over the derived default.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+ROOT_DIR = Path(__file__).resolve().parents[1]
+
+TRAINSETS_3D = ("Human36M", "MuCo", "FreiHAND")
+TRAINSETS_2D = ("MSCOCO",)
+TESTSETS = ("Human36M", "MSCOCO", "PW3D", "FreiHAND")
+STAGES = ("lixel", "param")
+RESNET_TYPES = (50, 101, 152)
+PARAM_STAGE_EPOCH_SHIFT = 5
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of a run.  Units: ``bbox_3d_size`` in metres, shapes as (height, width) / (D, H, W)."""
+
+    # datasets
+    trainset_3d: tuple[str, ...] = ("Human36M", "MuCo")
+    trainset_2d: tuple[str, ...] = ("MSCOCO",)
+    testset: str = "PW3D"
+    # model
+    resnet_type: int = 50
+    input_img_shape: tuple[int, int] = (256, 256)
+    output_hm_shape: tuple[int, int, int] = (64, 64, 64)
+    bbox_3d_size: float = 2.0
+    sigma: float = 2.5
+    # training
+    stage: str = "lixel"
+    lr: float = 1e-4
+    lr_dec_factor: float = 10.0
+    lr_dec_epoch: tuple[int, ...] = (10, 12)
+    end_epoch: int = 13
+    train_batch_size: int = 16
+    normal_loss_weight: float = 0.1
+    use_joint_orig_loss: bool = True
+    # testing
+    test_batch_size: int = 16
+    use_gt_info: bool = False
+    # system
+    num_thread: int = 30
+    gpu_ids: tuple[int, ...] = ()
+    continue_train: bool = False
+    seed: int = 0
+    pretrained_backbone: str | None = None
+    random_init: bool = False
+    # directories
+    root_dir: Path = ROOT_DIR
+    data_dir: Path = ROOT_DIR / "data"
+    output_dir: Path = ROOT_DIR / "output"
+    human_model_dir: Path = ROOT_DIR / "common" / "utils" / "human_model_files"
+
+    # ----- derived values -------------------------------------------------------------------
+    @property
+    def is_hand(self) -> bool:
+        """True for the MANO (hand) variant: FreiHAND appears in any configured dataset list."""
+        return uses_freihand(self.trainset_3d, self.trainset_2d, self.testset)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.output_dir / "model_dump"
+
+    @property
+    def vis_dir(self) -> Path:
+        return self.output_dir / "vis"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.output_dir / "log"
+
+    @property
+    def result_dir(self) -> Path:
+        return self.output_dir / "result"
+
+    @property
+    def num_gpus(self) -> int:
+        return max(1, len(self.gpu_ids))
+
+    def make_dirs(self) -> None:
+        """Create the output folders (model_dump, vis, log, result) if missing."""
+        for d in (self.model_dir, self.vis_dir, self.log_dir, self.result_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with some fields changed (no derived default is recomputed)."""
+        return dataclasses.replace(self, **changes)
+
+
+def uses_freihand(trainset_3d: Sequence[str], trainset_2d: Sequence[str], testset: str) -> bool:
+    return "FreiHAND" in (*trainset_3d, *trainset_2d, testset)
+
+
+def parse_gpu_ids(text: str) -> tuple[int, ...]:
+    """Parse ``--gpu``: ``'0-3'`` -> (0, 1, 2, 3); ``'0,2'`` -> (0, 2); ``'1'`` -> (1,)."""
+    text = text.strip()
+    try:
+        if "-" in text:
+            start, end = text.split("-")
+            ids = tuple(range(int(start), int(end) + 1))
+        else:
+            ids = tuple(int(t) for t in text.split(",") if t.strip() != "")
+    except ValueError:
+        raise ValueError(f"--gpu {text!r}: expected a range like '0-3' or a list like '0,1,2,3'") from None
+    if not ids:
+        raise ValueError(f"--gpu {text!r}: no GPU id given; use e.g. --gpu 0 or --gpu 0-3")
+    return ids
+
+
+def make_config(**overrides: Any) -> Config:
+    """Build a :class:`Config` from the original defaults plus ``overrides``.
+
+    Variant- and stage-dependent defaults (``bbox_3d_size``, ``lr_dec_epoch``, ``end_epoch``) are derived unless
+    given explicitly.  Raises ``ValueError`` naming the field for unknown names or invalid values.
+    """
+    names = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(names)}")
+    values = dict(overrides)
+    for key in ("trainset_3d", "trainset_2d", "lr_dec_epoch", "gpu_ids"):
+        if key in values:
+            values[key] = tuple(values[key])
+    for key in ("root_dir", "data_dir", "output_dir", "human_model_dir"):
+        if key in values:
+            values[key] = Path(values[key])
+    for key in ("input_img_shape", "output_hm_shape"):
+        if key in values:
+            values[key] = tuple(int(v) for v in values[key])
+    base = Config()
+    trainset_3d = values.get("trainset_3d", base.trainset_3d)
+    trainset_2d = values.get("trainset_2d", base.trainset_2d)
+    testset = values.get("testset", base.testset)
+    stage = values.get("stage", base.stage)
+    hand = uses_freihand(trainset_3d, trainset_2d, testset)
+    shift = PARAM_STAGE_EPOCH_SHIFT if stage == "param" else 0
+    values.setdefault("bbox_3d_size", 0.3 if hand else 2.0)
+    values.setdefault("lr_dec_epoch", tuple(e + shift for e in ((17, 21) if hand else (10, 12))))
+    values.setdefault("end_epoch", (25 if hand else 13) + shift)
+    if "root_dir" in values:
+        root = values["root_dir"]
+        values.setdefault("data_dir", root / "data")
+        values.setdefault("output_dir", root / "output")
+        values.setdefault("human_model_dir", root / "common" / "utils" / "human_model_files")
+    cfg = Config(**values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Raise ``ValueError`` naming the offending field/flag when ``cfg`` is inconsistent."""
+    if cfg.stage not in STAGES:
+        raise ValueError(f"--stage {cfg.stage!r}: choose one of {list(STAGES)}")
+    for name in cfg.trainset_3d:
+        if name not in TRAINSETS_3D:
+            raise ValueError(f"--trainset_3d: unknown dataset {name!r}; allowed: {list(TRAINSETS_3D)}")
+    for name in cfg.trainset_2d:
+        if name not in TRAINSETS_2D:
+            raise ValueError(f"--trainset_2d: unknown dataset {name!r}; allowed: {list(TRAINSETS_2D)}")
+    if cfg.testset not in TESTSETS:
+        raise ValueError(f"--testset: unknown dataset {cfg.testset!r}; allowed: {list(TESTSETS)}")
+    if cfg.testset == "FreiHAND" and (tuple(cfg.trainset_3d) != ("FreiHAND",) or cfg.trainset_2d):
+        raise ValueError(
+            "--testset FreiHAND requires --trainset_3d FreiHAND and an empty --trainset_2d "
+            f"(got trainset_3d={list(cfg.trainset_3d)}, trainset_2d={list(cfg.trainset_2d)})"
+        )
+    if cfg.is_hand and any(n != "FreiHAND" for n in (*cfg.trainset_3d, *cfg.trainset_2d)):
+        raise ValueError(
+            "the hand (MANO) variant is selected because FreiHAND is configured, but body datasets are configured "
+            f"too (trainset_3d={list(cfg.trainset_3d)}, trainset_2d={list(cfg.trainset_2d)}); use FreiHAND alone"
+        )
+    if cfg.resnet_type not in RESNET_TYPES:
+        raise ValueError(f"--resnet_type {cfg.resnet_type}: choose one of {list(RESNET_TYPES)}")
+    if cfg.train_batch_size < 1 or cfg.test_batch_size < 1:
+        raise ValueError("--train_batch_size and --test_batch_size must be >= 1")
+    if cfg.num_thread < 0:
+        raise ValueError("--num_thread must be >= 0")
+    if list(cfg.lr_dec_epoch) != sorted(cfg.lr_dec_epoch):
+        raise ValueError(f"--lr_dec_epoch {list(cfg.lr_dec_epoch)}: epochs must be in increasing order")
+
+
+# ----- command line -------------------------------------------------------------------------------
+
+def _str2bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one optional ``--<field>`` flag per :class:`Config` field (defaults stay derived when omitted)."""
+    group = parser.add_argument_group("config overrides (defaults: the original release)")
+    skip = {"gpu_ids", "stage", "continue_train", "root_dir"}
+    for f in dataclasses.fields(Config):
+        if f.name in skip:
+            continue
+        flag = f"--{f.name}"
+        default_text = f"default: {f.default!r}" if f.default is not dataclasses.MISSING else ""
+        if f.name in ("trainset_3d", "trainset_2d"):
+            group.add_argument(flag, nargs="*", default=None, help=f"dataset names ({default_text})")
+        elif f.name == "lr_dec_epoch":
+            group.add_argument(flag, nargs="+", type=int, default=None, help="epochs where lr is divided (derived)")
+        elif f.name in ("input_img_shape", "output_hm_shape"):
+            n = 2 if f.name == "input_img_shape" else 3
+            group.add_argument(flag, nargs=n, type=int, default=None, help=default_text)
+        elif f.type in ("bool", bool):
+            group.add_argument(flag, type=_str2bool, nargs="?", const=True, default=None, help=default_text)
+        elif f.type in ("int", int):
+            group.add_argument(flag, type=int, default=None, help=default_text)
+        elif f.type in ("float", float):
+            group.add_argument(flag, type=float, default=None, help=default_text)
+        else:
+            group.add_argument(flag, type=str, default=None, help=default_text)
+
+
+def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
+    """Build a :class:`Config` from parsed CLI arguments (only flags that were given override defaults)."""
+    names = {f.name for f in dataclasses.fields(Config)}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if getattr(args, "gpu", None):
+        overrides["gpu_ids"] = parse_gpu_ids(args.gpu)
+    if getattr(args, "stage", None):
+        overrides["stage"] = args.stage
+    if getattr(args, "continue_train", False):
+        overrides["continue_train"] = True
+    overrides.update(extra)
+    return make_config(**overrides)

@@ -1,0 +1,177 @@
+"""The I2L-MeshNet model: stages ``lixel`` / ``param``, modes ``train`` / ``test`` (architecture.md §1, §5-§7)."""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from common.nets.loss import CoordLoss, EdgeLengthLoss, NormalVectorLoss, ParamLoss
+from common.nets.module import LixelHead, ParamRegressor, Pose2Feat, gaussian_heatmap_3d, init_head_weights
+from common.nets.resnet import ResNetBackbone
+from common.utils.human_models import HumanModel
+
+STAGES = ("lixel", "param")
+LIXEL_MODULES = ("pose_backbone", "pose_net", "pose2feat", "mesh_backbone", "mesh_net")
+PARAM_MODULES = ("param_regressor",)
+
+
+class I2LMeshNet(nn.Module):
+    """Image (B, 3, 256, 256) RGB in [0, 1] -> lixel joints/mesh (hm units) and, in the param stage, SMPL/MANO mesh.
+
+    Submodules are registered in the order of the official checkpoints.  The body-model layer is registered as
+    ``human_model_layer`` so it follows the model's device, but its buffers are not part of ``state_dict()``;
+    official-format snapshots add the original's ``human_model_layer.th_*`` buffers (see
+    :mod:`common.checkpoint`).
+    """
+
+    def __init__(self, human_model: HumanModel, stage: str = "lixel", resnet_type: int = 50,
+                 output_hm_shape: tuple[int, int, int] = (64, 64, 64), sigma: float = 2.5,
+                 normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True) -> None:
+        super().__init__()
+        if stage not in STAGES:
+            raise ValueError(f"stage {stage!r}: choose one of {list(STAGES)}")
+        self.human_model = human_model
+        self.stage = stage
+        self.output_hm_shape = tuple(output_hm_shape)
+        self.sigma = sigma
+        self.normal_loss_weight = normal_loss_weight
+        self.use_joint_orig_loss = use_joint_orig_loss
+        joint_num, vertex_num = human_model.joint_num, human_model.vertex_num
+        depth = self.output_hm_shape[0]
+
+        self.pose_backbone = ResNetBackbone(resnet_type)
+        self.pose_net = LixelHead(joint_num, depth)
+        self.pose2feat = Pose2Feat(joint_num, depth)
+        self.mesh_backbone = ResNetBackbone(resnet_type)
+        self.mesh_net = LixelHead(vertex_num, depth)
+        self.param_regressor = ParamRegressor(joint_num, human_model.orig_joint_num)
+        self.human_model_layer = human_model.layer()
+
+        self.coord_loss = CoordLoss()
+        self.param_loss = ParamLoss()
+        self.normal_loss = NormalVectorLoss(human_model.face)
+        self.edge_loss = EdgeLengthLoss(human_model.face)
+        self.register_buffer("joint_regressor", torch.as_tensor(human_model.joint_regressor), persistent=False)
+
+    # ----- initialisation -----------------------------------------------------------------------------
+    def init_weights(self, pretrained_backbone: str | Path | None = None, random_init: bool = False) -> None:
+        """Training initialisation (architecture.md §4).
+
+        Trunks: torchvision's ImageNet weights (from ``pretrained_backbone`` or the torch hub cache), unless
+        ``random_init``, which keeps the construction-time init (conv ~ N(0, 0.001), BN (1, 0)).
+        Heads: the original's init; Conv1d / BatchNorm1d keep PyTorch defaults.
+        """
+        if not random_init:
+            for trunk in (self.pose_backbone, self.mesh_backbone):
+                trunk.load_imagenet_weights(pretrained_backbone)
+                print("Initialize resnet from model zoo")
+        for name in ("pose_net", "pose2feat", "mesh_net", "param_regressor"):
+            getattr(self, name).apply(init_head_weights)
+
+    def trainable_module_names(self) -> tuple[str, ...]:
+        """Modules whose parameters the optimizer gets in the current stage (architecture.md §7)."""
+        return LIXEL_MODULES if self.stage == "lixel" else PARAM_MODULES
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for name in self.trainable_module_names() for p in getattr(self, name).parameters()]
+
+    # ----- forward --------------------------------------------------------------------------------------
+    def regress_joints(self, mesh: torch.Tensor) -> torch.Tensor:
+        """(B, V, 3) -> (B, J, 3) with the I2L joint regressor (29 x 6890 body / 21 x 778 hand)."""
+        return torch.matmul(self.joint_regressor.to(mesh.dtype), mesh)
+
+    def forward_lixel(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Image -> ``joint_coord_img`` (B, J, 3), ``mesh_coord_img`` (B, V, 3), ``joint_img_from_mesh`` (B, J, 3)."""
+        shared_img_feat, pose_img_feat = self.pose_backbone(img)
+        joint_coord_img = self.pose_net(pose_img_feat)
+        with torch.no_grad():
+            joint_heatmap = gaussian_heatmap_3d(joint_coord_img.detach().float(), self.output_hm_shape, self.sigma)
+        shared_img_feat = self.pose2feat(shared_img_feat, joint_heatmap.to(shared_img_feat.dtype))
+        _, mesh_img_feat = self.mesh_backbone(shared_img_feat, skip_early=True)
+        mesh_coord_img = self.mesh_net(mesh_img_feat)
+        joint_img_from_mesh = self.regress_joints(mesh_coord_img)
+        return {"joint_coord_img": joint_coord_img, "mesh_coord_img": mesh_coord_img,
+                "joint_img_from_mesh": joint_img_from_mesh}
+
+    def forward_param(self, joint_img_from_mesh: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Lixel joints (hm units) -> pose/shape parameters and the root-relative param mesh.
+
+        ``mesh_coord_cam`` / ``joint_coord_cam``: metres (SMPL) or millimetres (MANO), root-relative.
+        """
+        pose_param, shape_param = self.param_regressor(joint_img_from_mesh.detach().float())
+        mesh_coord_cam, _ = self.human_model.forward(pose_param, shape_param, layer=self.human_model_layer)
+        joint_coord_cam = self.regress_joints(mesh_coord_cam)
+        root = joint_coord_cam[:, self.human_model.root_joint_idx, None, :]
+        return {"pose_param": pose_param, "shape_param": shape_param,
+                "mesh_coord_cam": mesh_coord_cam - root, "joint_coord_cam": joint_coord_cam - root}
+
+    def forward(self, inputs: dict, targets: dict, meta_info: dict, mode: str) -> dict[str, torch.Tensor]:
+        """``mode='train'``: dict of unreduced losses; ``mode='test'``: dict of outputs (architecture.md §6)."""
+        if mode not in ("train", "test"):
+            raise ValueError(f"mode {mode!r}: expected 'train' or 'test'")
+        lixel_context = torch.no_grad() if self.stage == "param" else contextlib.nullcontext()
+        with lixel_context:
+            out = self.forward_lixel(inputs["img"])
+        if self.stage == "param":
+            out.update(self.forward_param(out["joint_img_from_mesh"]))
+        if mode == "train":
+            return self.losses(out, targets, meta_info)
+        result = {"joint_coord_img": out["joint_coord_img"], "mesh_coord_img": out["mesh_coord_img"],
+                  "bb2img_trans": meta_info["bb2img_trans"]}
+        if self.stage == "param":
+            result["mesh_coord_cam"] = out["mesh_coord_cam"]
+        if "fit_mesh_coord_cam" in targets:
+            result["mesh_coord_cam_target"] = targets["fit_mesh_coord_cam"]
+        return result
+
+    def losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:
+        """Unreduced, mask-multiplied losses; key order = logging order (architecture.md §6.2)."""
+        is_valid_fit = meta_info["is_valid_fit"]
+        is_3d = meta_info["is_3D"]
+        fit_valid = is_valid_fit[:, None, None]
+        loss: dict[str, torch.Tensor] = {}
+        if self.stage == "lixel":
+            fit_joint_mask = meta_info["fit_joint_trunc"] * fit_valid
+            fit_mesh_mask = meta_info["fit_mesh_trunc"] * fit_valid
+            joint_img, mesh_img = out["joint_coord_img"], out["mesh_coord_img"]
+            joint_from_mesh = out["joint_img_from_mesh"]
+            loss["joint_fit"] = self.coord_loss(joint_img, targets["fit_joint_img"], fit_joint_mask)
+            if self.use_joint_orig_loss:
+                loss["joint_orig"] = self.coord_loss(joint_img, targets["orig_joint_img"],
+                                                     meta_info["orig_joint_trunc"], is_3d)
+            loss["mesh_fit"] = self.coord_loss(mesh_img, targets["fit_mesh_img"], fit_mesh_mask)
+            if self.use_joint_orig_loss:
+                loss["mesh_joint_orig"] = self.coord_loss(joint_from_mesh, targets["orig_joint_img"],
+                                                          meta_info["orig_joint_trunc"], is_3d)
+            loss["mesh_joint_fit"] = self.coord_loss(joint_from_mesh, targets["fit_joint_img"], fit_joint_mask)
+            loss["mesh_normal"] = self.normal_loss(mesh_img, targets["fit_mesh_img"], fit_mesh_mask) \
+                * self.normal_loss_weight
+            loss["mesh_edge"] = self.edge_loss(mesh_img, targets["fit_mesh_img"], fit_mesh_mask)
+        else:
+            loss["pose_param"] = self.param_loss(out["pose_param"], targets["pose_param"], is_valid_fit[:, None])
+            loss["shape_param"] = self.param_loss(out["shape_param"], targets["shape_param"], is_valid_fit[:, None])
+            loss["joint_orig_cam"] = self.coord_loss(out["joint_coord_cam"], targets["orig_joint_cam"],
+                                                     meta_info["orig_joint_valid"] * is_3d[:, None, None])
+            loss["joint_fit_cam"] = self.coord_loss(out["joint_coord_cam"], targets["fit_joint_cam"], fit_valid)
+        return loss
+
+
+def build_model(human_model: HumanModel, stage: str, mode: str, resnet_type: int = 50,
+                output_hm_shape: tuple[int, int, int] = (64, 64, 64), sigma: float = 2.5,
+                normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True,
+                pretrained_backbone: str | Path | None = None, random_init: bool = False) -> I2LMeshNet:
+    """Build the model; ``mode='train'`` also applies the training initialisation (ImageNet trunks)."""
+    model = I2LMeshNet(human_model, stage, resnet_type, output_hm_shape, sigma, normal_loss_weight,
+                       use_joint_orig_loss)
+    if mode == "train":
+        model.init_weights(pretrained_backbone, random_init)
+    return model
+
+
+def build_model_from_config(cfg, human_model: HumanModel, mode: str) -> I2LMeshNet:
+    """:func:`build_model` with the settings of a :class:`main.config.Config`."""
+    return build_model(human_model, cfg.stage, mode, cfg.resnet_type, cfg.output_hm_shape, cfg.sigma,
+                       cfg.normal_loss_weight, cfg.use_joint_orig_loss, cfg.pretrained_backbone, cfg.random_init)
+

@@ -1,0 +1,31 @@
+"""Shared fixtures: synthetic SMPL/MANO model files (official format) generated once per test session."""
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A folder with synthetic SMPL (3 genders), MANO_RIGHT.pkl and the two body regressors."""
+    from tools.synthetic.body_models import write_all
+
+    out = tmp_path_factory.mktemp("human_model_files")
+    write_all(out, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def smpl(model_dir):
+    from common.utils.human_models import SMPL
+
+    return SMPL(model_dir)
+
+
+@pytest.fixture(scope="session")
+def mano(model_dir):
+    from common.utils.human_models import MANO
+
+    return MANO(model_dir)

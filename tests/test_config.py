@@ -1,0 +1,101 @@
+"""Config: the original's defaults, derived variant/stage values, CLI overrides, validation."""
+import argparse
+from pathlib import Path
+
+import pytest
+
+from main.config import ROOT_DIR, Config, add_config_arguments, config_from_args, make_config, parse_gpu_ids
+
+
+def test_body_defaults_match_the_original():
+    cfg = make_config()
+    assert cfg.trainset_3d == ("Human36M", "MuCo") and cfg.trainset_2d == ("MSCOCO",) and cfg.testset == "PW3D"
+    assert not cfg.is_hand
+    assert cfg.input_img_shape == (256, 256) and cfg.output_hm_shape == (64, 64, 64)
+    assert cfg.bbox_3d_size == 2 and cfg.sigma == 2.5
+    assert cfg.lr == 1e-4 and cfg.lr_dec_factor == 10 and cfg.lr_dec_epoch == (10, 12) and cfg.end_epoch == 13
+    assert cfg.train_batch_size == 16 and cfg.test_batch_size == 16 and cfg.normal_loss_weight == 0.1
+    assert cfg.resnet_type == 50 and cfg.stage == "lixel" and not cfg.use_gt_info and cfg.num_thread == 30
+    assert cfg.model_dir == ROOT_DIR / "output" / "model_dump"
+    assert cfg.log_dir == ROOT_DIR / "output" / "log" and cfg.result_dir == ROOT_DIR / "output" / "result"
+
+
+def test_param_stage_shifts_schedule_by_five():
+    cfg = make_config(stage="param")
+    assert cfg.lr_dec_epoch == (15, 17) and cfg.end_epoch == 18
+
+
+def test_hand_variant_is_derived_from_freihand():
+    cfg = make_config(trainset_3d=["FreiHAND"], trainset_2d=[], testset="FreiHAND")
+    assert cfg.is_hand and cfg.bbox_3d_size == 0.3
+    assert cfg.lr_dec_epoch == (17, 21) and cfg.end_epoch == 25
+    param = make_config(trainset_3d=["FreiHAND"], trainset_2d=[], testset="FreiHAND", stage="param")
+    assert param.lr_dec_epoch == (22, 26) and param.end_epoch == 30
+
+
+def test_body_and_hand_configs_coexist_and_are_immutable():
+    body, hand = make_config(), make_config(trainset_3d=["FreiHAND"], trainset_2d=[], testset="FreiHAND")
+    assert not body.is_hand and hand.is_hand and body.bbox_3d_size == 2.0
+    with pytest.raises(Exception):
+        body.lr = 1.0  # frozen dataclass
+
+
+def test_explicit_values_win_over_derived_defaults():
+    cfg = make_config(stage="param", end_epoch=3, lr_dec_epoch=[1])
+    assert cfg.end_epoch == 3 and cfg.lr_dec_epoch == (1,)
+
+
+def test_import_creates_nothing(tmp_path):
+    cfg = make_config(output_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    cfg.make_dirs()
+    assert all((tmp_path / "out" / d).is_dir() for d in ("model_dump", "vis", "log", "result"))
+
+
+@pytest.mark.parametrize("text, ids", [("0-3", (0, 1, 2, 3)), ("0,1,2,3", (0, 1, 2, 3)), ("2", (2,)), ("1-1", (1,))])
+def test_gpu_id_parsing(text, ids):
+    assert parse_gpu_ids(text) == ids
+
+
+@pytest.mark.parametrize("bad", ["", "a-b", "0-2,5"])
+def test_gpu_id_parsing_errors_name_the_flag(bad):
+    with pytest.raises(ValueError, match="--gpu"):
+        parse_gpu_ids(bad)
+
+
+@pytest.mark.parametrize("overrides, flag", [
+    ({"stage": "mesh"}, "--stage"),
+    ({"trainset_3d": ["Human3.6M"]}, "--trainset_3d"),
+    ({"trainset_2d": ["COCO"]}, "--trainset_2d"),
+    ({"testset": "3DPW"}, "--testset"),
+    ({"resnet_type": 34}, "--resnet_type"),
+    ({"testset": "FreiHAND"}, "--testset FreiHAND"),
+])
+def test_invalid_values_raise_naming_the_flag(overrides, flag):
+    with pytest.raises(ValueError, match=flag):
+        make_config(**overrides)
+
+
+def test_unknown_field_is_rejected():
+    with pytest.raises(ValueError, match="unknown config field"):
+        make_config(learning_rate=1.0)
+
+
+def test_cli_overrides_every_field_and_keeps_derived_defaults():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gpu")
+    parser.add_argument("--stage")
+    parser.add_argument("--continue", dest="continue_train", action="store_true")
+    add_config_arguments(parser)
+    args = parser.parse_args(["--gpu", "0-1", "--stage", "param", "--continue", "--trainset_3d", "Human36M",
+                              "--trainset_2d", "--testset", "Human36M", "--lr", "5e-5", "--use_gt_info",
+                              "--train_batch_size", "8", "--output_dir", "/tmp/x", "--input_img_shape", "128", "128"])
+    cfg = config_from_args(args)
+    assert cfg.gpu_ids == (0, 1) and cfg.num_gpus == 2 and cfg.stage == "param" and cfg.continue_train
+    assert cfg.trainset_3d == ("Human36M",) and cfg.trainset_2d == () and cfg.testset == "Human36M"
+    assert cfg.lr == 5e-5 and cfg.use_gt_info is True and cfg.train_batch_size == 8
+    assert cfg.output_dir == Path("/tmp/x") and cfg.input_img_shape == (128, 128)
+    assert cfg.end_epoch == 18 and cfg.lr_dec_epoch == (15, 17)
+    flags = {a.dest for a in parser._actions}
+    from dataclasses import fields
+    assert {f.name for f in fields(Config)} - {"gpu_ids", "root_dir"} <= flags

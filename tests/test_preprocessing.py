@@ -1,0 +1,368 @@
+"""Tests for common/utils/preprocessing.py (spec: preprocessing.md §1–§4).
+
+Expected values are hand-computed from the spec or obtained from independent constructions (exact integer crops,
+homogeneous matrix products, cv2.flip), never by re-running the code under test.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from common.utils.preprocessing import (
+    AugParams,
+    apply_color_scale,
+    augment_image,
+    bbox_from_keypoints,
+    draw_aug_params,
+    generate_patch_image,
+    get_affine_transforms,
+    identity_aug_params,
+    load_img,
+    process_bbox,
+    require_bbox,
+    to_input_tensor,
+)
+
+OUT_SHAPE = (256, 256)
+
+
+def _apply(trans: np.ndarray, u: float, v: float) -> np.ndarray:
+    """Affine (2, 3) applied to one point, written out by hand."""
+    return np.array([trans[0, 0] * u + trans[0, 1] * v + trans[0, 2], trans[1, 0] * u + trans[1, 1] * v + trans[1, 2]])
+
+
+def _homog(trans: np.ndarray) -> np.ndarray:
+    return np.vstack([trans.astype(np.float64), [0.0, 0.0, 1.0]])
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# load_img
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_load_img_channel_order_and_dtype(tmp_path: Path) -> None:
+    bgr = np.zeros((5, 7, 3), dtype=np.uint8)
+    bgr[:, :] = (0, 0, 255)  # pure red in OpenCV's BGR order
+    bgr[0, 0] = (255, 0, 0)  # one pure-blue pixel
+    path = tmp_path / "red.png"
+    assert cv2.imwrite(str(path), bgr)
+
+    img = load_img(path)
+    assert img.dtype == np.float32
+    assert img.shape == (5, 7, 3)
+    np.testing.assert_array_equal(img[2, 3], [255.0, 0.0, 0.0])
+    np.testing.assert_array_equal(img[0, 0], [0.0, 0.0, 255.0])
+    assert img.flags["C_CONTIGUOUS"]
+    # accepts str too
+    np.testing.assert_array_equal(load_img(str(path)), img)
+
+
+def test_load_img_grayscale_file_becomes_three_channels(tmp_path: Path) -> None:
+    gray = np.full((4, 4), 77, dtype=np.uint8)
+    path = tmp_path / "gray.png"
+    assert cv2.imwrite(str(path), gray)
+    img = load_img(path)
+    assert img.shape == (4, 4, 3)
+    np.testing.assert_array_equal(img, 77.0)
+
+
+def test_load_img_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope" / "missing.jpg"
+    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+        load_img(path)
+
+
+def test_load_img_not_an_image(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jpg"
+    path.write_text("this is not an image\n")
+    with pytest.raises(OSError, match="notes.jpg"):
+        load_img(path)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# process_bbox / bbox_from_keypoints
+# ------------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("bbox", "expected"),
+    [
+        # inside: sanitised (100, 50, 39, 79) -> centre (119.5, 89.5), square side 79 * 1.25 = 98.75
+        ((100.0, 50.0, 40.0, 80.0), (70.125, 40.125, 98.75, 98.75)),
+        # starts left of the image: shifted (0, 10, 49, 29), not clipped to width 29
+        ((-20.0, 10.0, 50.0, 30.0), (-6.125, -6.125, 61.25, 61.25)),
+        # crosses the right/bottom border: clipped to (600, 400, 39, 79)
+        ((600.0, 400.0, 100.0, 100.0), (570.125, 390.125, 98.75, 98.75)),
+        # already square: (10, 10, 99, 99) -> side 123.75 around (59.5, 59.5)
+        ((10.0, 10.0, 100.0, 100.0), (-2.375, -2.375, 123.75, 123.75)),
+    ],
+)
+def test_process_bbox_float_cases(bbox: tuple[float, ...], expected: tuple[float, ...]) -> None:
+    out = process_bbox(bbox, 640, 480)
+    assert out is not None
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-9)
+
+
+def test_process_bbox_aspect_ratio_wide_input() -> None:
+    # a = 2: sanitised (0, 0, 99, 19) -> centre (49.5, 9.5); w > a*h so h = 49.5; then x1.25
+    out = process_bbox((0.0, 0.0, 100.0, 20.0), 640, 480, aspect_ratio=2.0)
+    assert out is not None
+    np.testing.assert_allclose(out, (49.5 - 61.875, 9.5 - 30.9375, 123.75, 61.875), atol=1e-9)
+
+
+def test_process_bbox_integer_box_is_truncated() -> None:
+    # sanitised (3, 20, 30, 49); centre (18.0, 44.5); side 49 -> 61.25 -> 61 (int array);
+    # x = 18 - 30.5 = -12.5 -> -12 (toward zero), y = 44.5 - 30.5 = 14
+    out = process_bbox([3, 20, 31, 50], 640, 480)
+    assert out is not None
+    np.testing.assert_array_equal(out, [-12.0, 14.0, 61.0, 61.0])
+    out_np = process_bbox(np.array([3, 20, 31, 50]), 640, 480)
+    np.testing.assert_array_equal(out_np, [-12.0, 14.0, 61.0, 61.0])
+    # the same numbers as floats are not truncated
+    out_f = process_bbox([3.0, 20.0, 31.0, 50.0], 640, 480)
+    np.testing.assert_allclose(out_f, [-12.625, 13.875, 61.25, 61.25], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "bbox",
+    [
+        (10.0, 10.0, 0.0, 50.0),  # zero width
+        (10.0, 10.0, 50.0, -5.0),  # negative height
+        (700.0, 10.0, 10.0, 10.0),  # starts right of the image: x2 = 639 < x1
+        (10.0, 500.0, 10.0, 10.0),  # starts below the image
+    ],
+)
+def test_process_bbox_degenerate_returns_none(bbox: tuple[float, ...]) -> None:
+    assert process_bbox(bbox, 640, 480) is None
+    with pytest.raises(ValueError, match="degenerate bounding box"):
+        require_bbox(bbox, 640, 480)
+
+
+def test_require_bbox_passes_valid_box() -> None:
+    np.testing.assert_allclose(require_bbox((100.0, 50.0, 40.0, 80.0), 640, 480), (70.125, 40.125, 98.75, 98.75))
+
+
+def test_bbox_from_keypoints() -> None:
+    kps = np.array([[10.0, 20.0], [30.0, 60.0], [1000.0, -1000.0]])
+    valid = np.array([1, 1, 0])
+    # valid extent x 10..30, y 20..60 -> centre (20, 40), size (20, 40) * 1.2 = (24, 48)
+    out = bbox_from_keypoints(kps, valid)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [8.0, 16.0, 24.0, 48.0], atol=1e-5)
+    np.testing.assert_allclose(bbox_from_keypoints(kps, valid.reshape(-1, 1), factor=1.0), [10, 20, 20, 40])
+    with pytest.raises(ValueError, match="no valid keypoint"):
+        bbox_from_keypoints(kps, np.zeros(3))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# augmentation parameters
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_draw_aug_params_test_mode_draws_nothing() -> None:
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    aug = draw_aug_params(rng, is_train=False)
+    assert aug == AugParams(1.0, 0.0, (1.0, 1.0, 1.0), False) == identity_aug_params()
+    assert rng.bit_generator.state == state
+
+
+def test_draw_aug_params_distributions() -> None:
+    n = 4000
+    rng = np.random.default_rng(1234)
+    draws = [draw_aug_params(rng, is_train=True) for _ in range(n)]
+    scale = np.array([d.scale for d in draws])
+    rot = np.array([d.rot for d in draws])
+    color = np.array([d.color_scale for d in draws])
+    flip = np.array([d.do_flip for d in draws])
+
+    assert scale.min() >= 0.75 and scale.max() <= 1.25
+    # clip(N(0,1), -1, 1): P(clipped at +1) = 1 - Phi(1) = 0.1587
+    assert abs(np.mean(scale == 1.25) - 0.1587) < 0.03
+    assert abs(scale.mean() - 1.0) < 0.02
+    assert np.abs(rot).max() <= 60.0
+    assert abs(np.mean(rot != 0.0) - 0.6) < 0.035
+    # of the rotated draws, P(|N| > 2) = 0.0455 are clipped to +-60
+    rotated = rot[rot != 0.0]
+    assert abs(np.mean(np.abs(rotated) == 60.0) - 0.0455) < 0.02
+    assert color.shape == (n, 3)
+    assert color.min() >= 0.8 and color.max() <= 1.2
+    np.testing.assert_allclose(color.mean(axis=0), 1.0, atol=0.01)
+    assert abs(flip.mean() - 0.5) < 0.035
+    assert all(isinstance(d.do_flip, bool) for d in draws[:10])
+
+
+def test_draw_aug_params_no_flip_when_disabled() -> None:
+    rng = np.random.default_rng(7)
+    assert not any(draw_aug_params(rng, is_train=True, allow_flip=False).do_flip for _ in range(500))
+
+
+def test_draw_aug_params_reproducible_and_seed_dependent() -> None:
+    a = [draw_aug_params(np.random.default_rng(42), True) for _ in range(3)]
+    assert a[0] == a[1] == a[2]
+    rng1, rng2 = np.random.default_rng(5), np.random.default_rng(5)
+    assert [draw_aug_params(rng1, True) for _ in range(50)] == [draw_aug_params(rng2, True) for _ in range(50)]
+    other = [draw_aug_params(np.random.default_rng(s), True) for s in range(10)]
+    assert len(set(other)) == 10  # frozen dataclass: hashable
+
+
+def test_draw_aug_params_draw_order() -> None:
+    """Spec order: normal (scale), uniform (rotate?), [normal (angle)], 3 uniforms (colour), uniform (flip)."""
+    for seed in range(30):
+        aug = draw_aug_params(np.random.default_rng(seed), True)
+        ref = np.random.default_rng(seed)
+        assert aug.scale == pytest.approx(min(max(ref.standard_normal(), -1), 1) * 0.25 + 1, abs=1e-12)
+        if ref.random() <= 0.6:
+            assert aug.rot == pytest.approx(min(max(ref.standard_normal(), -2), 2) * 30, abs=1e-12)
+        else:
+            assert aug.rot == 0.0
+        assert aug.color_scale == pytest.approx([ref.uniform(0.8, 1.2) for _ in range(3)], abs=1e-12)
+        assert aug.do_flip == (ref.random() <= 0.5)
+
+
+def test_aug_params_is_frozen() -> None:
+    aug = identity_aug_params()
+    with pytest.raises(AttributeError):
+        aug.scale = 2.0  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# crop generation
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_affine_crop_maps_centre_and_corners() -> None:
+    img = np.zeros((300, 400, 3), dtype=np.float32)
+    bbox = (50.0, 30.0, 100.0, 100.0)  # centre (100, 80)
+    _, img2bb, bb2img = generate_patch_image(img, bbox, 1.0, 0.0, False, OUT_SHAPE)
+    assert img2bb.shape == (2, 3) and img2bb.dtype == np.float32
+    assert bb2img.shape == (2, 3) and bb2img.dtype == np.float32
+    np.testing.assert_allclose(_apply(img2bb, 100, 80), [128, 128], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb, 50, 30), [0, 0], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb, 150, 130), [256, 256], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb, 150, 30), [256, 0], atol=1e-3)
+    np.testing.assert_allclose(_apply(bb2img, 0, 256), [50, 130], atol=1e-3)
+    # scale 0.5 crops the middle half of the box
+    _, img2bb_half, _ = generate_patch_image(img, bbox, 0.5, 0.0, False, OUT_SHAPE)
+    np.testing.assert_allclose(_apply(img2bb_half, 75, 55), [0, 0], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb_half, 125, 105), [256, 256], atol=1e-3)
+
+
+def test_affine_crop_rotation_direction() -> None:
+    # r = 90 degrees: the crop's "down" (0, +128) comes from rot90((0, h/2)) = (-h/2, 0) in the image and the
+    # crop's "right" (+128, 0) from rot90((w/2, 0)) = (0, w/2)
+    img2bb, _ = get_affine_transforms(100.0, 80.0, 100.0, 100.0, OUT_SHAPE, 1.0, 90.0)
+    np.testing.assert_allclose(_apply(img2bb, 100 - 50, 80), [128, 256], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb, 100, 80 + 50), [256, 128], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb, 100 + 50, 80), [128, 0], atol=1e-3)
+
+
+def test_affine_inverse_pair_with_rotation_and_scale() -> None:
+    rng = np.random.default_rng(3)
+    for rot, scale in [(37.0, 1.2), (-58.0, 0.8), (0.0, 1.0)]:
+        img2bb, bb2img = get_affine_transforms(321.5, 140.25, 180.0, 180.0, OUT_SHAPE, scale, rot)
+        prod = _homog(img2bb) @ _homog(bb2img)
+        np.testing.assert_allclose(prod, np.eye(3), atol=1e-5)
+        pts = rng.uniform(-50, 300, size=(20, 2))
+        back = np.array([_apply(bb2img, *_apply(img2bb, u, v)) for u, v in pts])
+        np.testing.assert_allclose(back, pts, atol=1e-3)
+
+
+def test_patch_content_exact_for_unit_scale_box() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.uniform(0, 255, size=(300, 320, 3)).astype(np.float32)
+    bbox = (30.0, 20.0, 256.0, 256.0)  # integer offset, 1:1 scale -> pure translation
+    patch, _, _ = generate_patch_image(img, bbox, 1.0, 0.0, False, OUT_SHAPE)
+    assert patch.shape == (256, 256, 3) and patch.dtype == np.float32
+    np.testing.assert_allclose(patch, img[20:276, 30:286], atol=1e-3)
+
+
+def test_patch_border_is_black() -> None:
+    img = np.full((100, 100, 3), 200.0, dtype=np.float32)
+    bbox = (-156.0, 0.0, 256.0, 256.0)  # crop columns 0..155 lie left of the image, rows >= 100 below it
+    patch, _, _ = generate_patch_image(img, bbox, 1.0, 0.0, False, OUT_SHAPE)
+    assert np.all(patch[:, :150] == 0.0)
+    assert np.all(patch[110:, :] == 0.0)
+    np.testing.assert_allclose(patch[10:90, 160:250], 200.0, atol=1e-3)
+
+
+def test_flip_equals_crop_of_flipped_image() -> None:
+    rng = np.random.default_rng(1)
+    img = rng.uniform(0, 255, size=(240, 320, 3)).astype(np.float32)
+    W = img.shape[1]
+    x, y, w, h = 40.5, 30.0, 150.0, 150.0
+    # mirrored box: centre c_x -> W - 1 - c_x
+    mirrored = (W - 1 - (x + w / 2) - w / 2, y, w, h)
+    for scale, rot in [(1.0, 0.0), (1.1, 25.0)]:
+        patch_f, img2bb_f, bb2img_f = generate_patch_image(img, (x, y, w, h), scale, rot, True, OUT_SHAPE)
+        patch_r, img2bb_r, bb2img_r = generate_patch_image(cv2.flip(img, 1), mirrored, scale, rot, False, OUT_SHAPE)
+        np.testing.assert_allclose(img2bb_f, img2bb_r, atol=1e-4)
+        np.testing.assert_allclose(bb2img_f, bb2img_r, atol=1e-4)
+        np.testing.assert_allclose(patch_f, patch_r, atol=1e-3)
+    # the flipped crop is the mirror image of the unflipped crop (r = 0, pixel-aligned box)
+    bbox = (32.0, 0.0, 256.0, 256.0)  # centre 160 = (W - 1)/2 + 0.5 -> mirrored centre 159
+    patch, _, _ = generate_patch_image(img, bbox, 1.0, 0.0, False, OUT_SHAPE)
+    patch_flip, _, _ = generate_patch_image(img, (31.0, 0.0, 256.0, 256.0), 1.0, 0.0, True, OUT_SHAPE)
+    np.testing.assert_allclose(patch_flip[:, ::-1], patch, atol=1e-3)
+
+
+def test_zero_size_box_is_an_error() -> None:
+    # faithful quirk: a 1 x 1 box passes process_bbox but collapses to size 0 (x2 = x1 + max(0, w - 1))
+    box = process_bbox((10.0, 10.0, 1.0, 1.0), 640, 480)
+    np.testing.assert_array_equal(box, [10.0, 10.0, 0.0, 0.0])
+    img = np.zeros((50, 50, 3), np.float32)
+    with pytest.raises(ValueError, match="positive"):
+        generate_patch_image(img, box, 1.0, 0.0, False, OUT_SHAPE)
+    with pytest.raises(ValueError, match="positive"):
+        get_affine_transforms(10.0, 10.0, 20.0, 20.0, OUT_SHAPE, 0.0, 0.0)
+
+
+def test_generate_patch_image_rejects_2d_image() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        generate_patch_image(np.zeros((10, 10), np.float32), (0, 0, 5, 5), 1.0, 0.0, False, OUT_SHAPE)
+
+
+def test_non_square_output_shape() -> None:
+    img = np.zeros((300, 300, 3), dtype=np.float32)
+    patch, img2bb, _ = generate_patch_image(img, (100.0, 50.0, 100.0, 200.0), 1.0, 0.0, False, (256, 128))
+    assert patch.shape == (256, 128, 3)
+    np.testing.assert_allclose(_apply(img2bb, 150, 150), [64, 128], atol=1e-3)
+    np.testing.assert_allclose(_apply(img2bb, 200, 250), [128, 256], atol=1e-3)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# colour and tensor conversion
+# ------------------------------------------------------------------------------------------------------------------
+
+def test_apply_color_scale() -> None:
+    patch = np.array([[[100.0, 200.0, 250.0], [0.0, 10.0, 255.0]]], dtype=np.float32)
+    out = apply_color_scale(patch, (1.2, 0.8, 1.1))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [[[120.0, 160.0, 255.0], [0.0, 8.0, 255.0]]], atol=1e-4)
+    np.testing.assert_array_equal(patch[0, 0], [100.0, 200.0, 250.0])  # input untouched
+
+
+def test_augment_image_combines_crop_and_colour() -> None:
+    rng = np.random.default_rng(2)
+    img = rng.uniform(0, 255, size=(200, 220, 3)).astype(np.float32)
+    bbox = (20.0, 10.0, 150.0, 150.0)
+    aug = AugParams(scale=1.1, rot=-20.0, color_scale=(0.9, 1.0, 1.15), do_flip=True)
+    out, img2bb, bb2img = augment_image(img, bbox, aug, OUT_SHAPE)
+    patch, img2bb_ref, bb2img_ref = generate_patch_image(img, bbox, 1.1, -20.0, True, OUT_SHAPE)
+    np.testing.assert_array_equal(img2bb, img2bb_ref)
+    np.testing.assert_array_equal(bb2img, bb2img_ref)
+    expected = np.minimum(patch * np.array([0.9, 1.0, 1.15], dtype=np.float32), 255.0)
+    np.testing.assert_allclose(out, expected, atol=1e-3)
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 255
+
+
+def test_to_input_tensor() -> None:
+    img = np.zeros((4, 5, 3), dtype=np.float32)
+    img[..., 0] = 255.0
+    img[1, 2, 2] = 51.0
+    t = to_input_tensor(img)
+    assert isinstance(t, torch.Tensor)
+    assert t.shape == (3, 4, 5) and t.dtype == torch.float32
+    assert torch.all(t[0] == 1.0)
+    assert t[2, 1, 2].item() == pytest.approx(0.2)
+    assert t[1].abs().sum().item() == 0.0
