@@ -64,6 +64,19 @@ def _check_bs_type(data: dict, path: str) -> None:
         raise ModelFileError(f"{path}: bs_type is {bs_type!r}, only 'lrotmin' models are supported")
 
 
+def _vendored_layer_buffers(data: dict) -> "OrderedDict[str, torch.Tensor]":
+    """The buffers the original's vendored SMPL/MANO layers keep in checkpoints, in their order (arch. §3.7)."""
+    return OrderedDict([
+        ("th_betas", torch.zeros(1, 10, dtype=torch.float32)),
+        ("th_shapedirs", torch.as_tensor(np.asarray(data["shapedirs"])[:, :, :10], dtype=torch.float32)),
+        ("th_posedirs", torch.as_tensor(np.asarray(data["posedirs"]), dtype=torch.float32)),
+        ("th_v_template", torch.as_tensor(np.asarray(data["v_template"]), dtype=torch.float32)[None]),
+        ("th_J_regressor", torch.as_tensor(np.asarray(data["J_regressor"]), dtype=torch.float32)),
+        ("th_weights", torch.as_tensor(np.asarray(data["weights"]), dtype=torch.float32)),
+        ("th_faces", torch.as_tensor(np.asarray(data["f"]).astype(np.int64))),
+    ])
+
+
 def _make_non_persistent(module: torch.nn.Module) -> torch.nn.Module:
     """Keep the layer's buffers out of ``state_dict`` (the network checkpoint carries only network weights)."""
     for sub in module.modules():
@@ -146,16 +159,7 @@ class SMPL:
 
     def checkpoint_buffers(self) -> "OrderedDict[str, torch.Tensor]":
         """The vendored smplpytorch layer's buffers as the official checkpoints store them (architecture.md §3.7)."""
-        d = self.model_data("neutral")
-        return OrderedDict([
-            ("th_betas", torch.zeros(1, 10, dtype=torch.float32)),
-            ("th_shapedirs", torch.as_tensor(np.asarray(d["shapedirs"])[:, :, :10], dtype=torch.float32)),
-            ("th_posedirs", torch.as_tensor(np.asarray(d["posedirs"]), dtype=torch.float32)),
-            ("th_v_template", torch.as_tensor(np.asarray(d["v_template"]), dtype=torch.float32)[None]),
-            ("th_J_regressor", torch.as_tensor(np.asarray(d["J_regressor"]), dtype=torch.float32)),
-            ("th_weights", torch.as_tensor(np.asarray(d["weights"]), dtype=torch.float32)),
-            ("th_faces", torch.as_tensor(np.asarray(d["f"]).astype(np.int64))),
-        ])
+        return _vendored_layer_buffers(self.model_data("neutral"))
 
 
 class MANO:
@@ -227,19 +231,13 @@ class MANO:
 
     def checkpoint_buffers(self) -> "OrderedDict[str, torch.Tensor]":
         """The vendored manopth layer's buffers as the official checkpoints store them (architecture.md §3.7)."""
-        d = self._data
-        return OrderedDict([
-            ("th_betas", torch.zeros(1, 10, dtype=torch.float32)),
-            ("th_shapedirs", torch.as_tensor(np.asarray(d["shapedirs"])[:, :, :10], dtype=torch.float32)),
-            ("th_posedirs", torch.as_tensor(np.asarray(d["posedirs"]), dtype=torch.float32)),
-            ("th_v_template", torch.as_tensor(np.asarray(d["v_template"]), dtype=torch.float32)[None]),
-            ("th_J_regressor", torch.as_tensor(np.asarray(d["J_regressor"]), dtype=torch.float32)),
-            ("th_weights", torch.as_tensor(np.asarray(d["weights"]), dtype=torch.float32)),
-            ("th_faces", torch.as_tensor(np.asarray(d["f"]).astype(np.int64))),
-            ("th_hands_mean", torch.as_tensor(np.asarray(d["hands_mean"]), dtype=torch.float32).reshape(1, 45)),
-            # Built from the constructor's default ncomps=6 although PCA is off (quirk Q2).
-            ("th_selected_comps", torch.as_tensor(np.asarray(d["hands_components"])[:6], dtype=torch.float32)),
-        ])
+        buffers = _vendored_layer_buffers(self._data)
+        buffers["th_hands_mean"] = torch.as_tensor(np.asarray(self._data["hands_mean"]).reshape(1, 45),
+                                                   dtype=torch.float32)
+        # Built from the constructor's default ncomps=6 although PCA is off (quirk Q2).
+        buffers["th_selected_comps"] = torch.as_tensor(np.asarray(self._data["hands_components"])[:6],
+                                                       dtype=torch.float32)
+        return buffers
 
 
 HumanModel = SMPL | MANO
