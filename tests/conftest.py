@@ -18,6 +18,16 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def synthetic_data_dir(tmp_path_factory, model_dir) -> Path:
+    """The five synthetic mini-datasets (test size, with label masks) in the official layouts, written once."""
+    from tools.synthetic.datasets import write_datasets
+
+    out = tmp_path_factory.mktemp("data")
+    write_datasets(out, model_dir, seed=0, size="test", save_masks=True)
+    return out
+
+
+@pytest.fixture(scope="session")
 def smpl(model_dir):
     from common.utils.human_models import SMPL
 

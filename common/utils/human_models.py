@@ -16,6 +16,7 @@ Layers are ``smplx`` modules built from the official ``.pkl`` files read by the 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from collections import OrderedDict
 from pathlib import Path
@@ -117,6 +118,15 @@ class SMPL:
         self.joint_regressor = np.concatenate([regressor, onehot], axis=0)  # (29, 6890)
         self.orig_flip_pairs = tuple(p for p in self.flip_pairs if p[0] < 24 and p[1] < 24)
 
+    def copy_without_layers(self) -> "SMPL":
+        """A copy sharing the (read-only) model data and joint sets that builds its own layers on first use.
+
+        The network moves its layer to its device; data loaders keep theirs on the CPU.
+        """
+        clone = copy.copy(self)
+        clone._layers = {}
+        return clone
+
     def model_data(self, gender: str = "neutral") -> dict:
         """Plain-NumPy contents of the official ``.pkl`` of ``gender`` (read once, cached)."""
         if gender not in SMPL_FILENAMES:
@@ -194,6 +204,12 @@ class MANO:
         onehot = np.zeros((5, regressor.shape[1]), dtype=np.float32)
         onehot[np.arange(5), self.regressor_fingertip_vertex_idx] = 1.0
         self.joint_regressor = np.concatenate([regressor, onehot], axis=0)[list(self.joint_reorder)]  # (21, 778)
+
+    def copy_without_layers(self) -> "MANO":
+        """A copy sharing the (read-only) model data and joint sets that builds its own layer on first use."""
+        clone = copy.copy(self)
+        clone._layer = None
+        return clone
 
     def model_data(self) -> dict:
         return self._data

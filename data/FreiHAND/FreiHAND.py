@@ -1,0 +1,97 @@
+"""FreiHAND reader (datasets.md §5; the hand / MANO variant).
+
+Files under ``<data_dir>/FreiHAND/``: ``data/freihand_{train,eval}_coco.json`` (COCO-style; images carry ``db_idx``),
+``data/freihand_{train,eval}_data.json`` (by ``str(db_idx)``: ``cam_param``; train also ``mano_param`` with the root
+already in the camera frame and ``trans`` in metres, ``joint_3d``), images under ``data/training/`` and
+``data/evaluation/``, ``rootnet_output/bbox_root_freihand_output.json`` (root depth in **metres**).
+Evaluation writes the official ``pred.json`` (joints and meshes, datalist order) into ``result_dir`` and, when
+``evaluation_xyz.json`` / ``evaluation_verts.json`` exist under ``data/``, prints local scores.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from common.utils.evaluation import freihand_pred_entry, freihand_scores, load_freihand_eval_gt, write_freihand_pred
+from common.utils.preprocessing import process_bbox
+from common.utils.targets import CameraParams, ModelParams, PipelineSpec, SampleRecord
+from data.dataset import BaseDataset, register_dataset
+
+
+@register_dataset
+class FreiHAND(BaseDataset):
+    """FreiHAND: right hands only (no flip augmentation); MANO targets in the shared pipeline."""
+
+    name = "FreiHAND"
+    splits = ("train", "test")
+    unit_per_m = 1.0  # metres
+
+    def __init__(self, cfg: Any, split: str, human_model: Any, result_dir: str | Path | None = None) -> None:
+        self.result_dir = Path(result_dir) if result_dir is not None else Path(cfg.result_dir)
+        super().__init__(cfg, split, human_model)
+
+    def pipeline_spec(self) -> PipelineSpec:
+        return PipelineSpec(joint_set=None, is_3d=True, unit_per_m=self.unit_per_m, allow_flip=False)
+
+    def filter_summary(self) -> str:
+        return "box accepted by process_bbox" if self.is_train else "none"
+
+    def load_datalist(self) -> list[SampleRecord]:
+        part = "train" if self.is_train else "eval"
+        db = self.read_coco("data", f"freihand_{part}_coco.json")
+        data = self.read_json("data", f"freihand_{part}_data.json")
+        if not self.is_train:
+            rootnet = self.read_rootnet("bbox_root_freihand_output.json", key="image_id", unit="m")
+        datalist = []
+        for ann_id, ann in db.anns.items():
+            img = db.loadImgs(ann["image_id"])[0]
+            entry = data.get(str(img["db_idx"]))
+            if entry is None:
+                raise KeyError(f"FreiHAND: image {img['id']} has db_idx {img['db_idx']}, which is missing from "
+                               f"{self.path('data', f'freihand_{part}_data.json')}")
+            cam = CameraParams.make(entry["cam_param"]["focal"], entry["cam_param"]["princpt"])
+            if self.is_train:
+                bbox = process_bbox(ann["bbox"], img["width"], img["height"])
+                if bbox is None:
+                    continue
+                mano = entry["mano_param"]
+                params = ModelParams.make(mano["pose"], mano["shape"], mano["trans"])
+                root_depth = float(entry["joint_3d"][0][2])  # stored like the original; unused
+            else:
+                bbox, root_depth = rootnet.box_root(img["id"])
+                params = None
+            datalist.append(SampleRecord(
+                img_path=self.path("data", img["file_name"]), img_shape=(int(img["height"]), int(img["width"])),
+                bbox=bbox, cam=cam, root_depth=root_depth, params=params,
+                ids={"image_id": img["id"], "ann_id": ann_id}))
+        return datalist
+
+    def evaluate_sample(self, out: dict[str, np.ndarray], record: SampleRecord) -> dict[str, np.ndarray]:
+        """One ``pred.json`` entry: lixel stage -> absolute lixel mesh (m); param stage -> ``mesh_coord_cam`` as the
+        network outputs it (root-relative mm, quirk Q36). Joints from the I2L hand regressor (vertex 445)."""
+        if "mesh_coord_cam" in out:
+            mesh = out["mesh_coord_cam"]
+        else:
+            mesh = self.lixel_mesh_cam(out, record, self.unit_per_m, record.root_depth)
+        joints, verts = freihand_pred_entry(mesh, self.human_model.joint_regressor)
+        return {"joint_out": joints, "mesh_out": verts}
+
+    def print_eval_result(self, eval_result: dict[str, list]) -> None:
+        """Write ``<result_dir>/pred.json``, print ``Saved at <path>`` and, if the evaluation GT is available locally,
+        the official-style scores."""
+        joints, meshes = eval_result.get("joint_out", []), eval_result.get("mesh_out", [])
+        path = write_freihand_pred(self.result_dir / "pred.json", joints, meshes)
+        print(f"Saved at {path}")
+        gt = load_freihand_eval_gt(self.cfg.data_dir)
+        if gt is None:
+            return
+        gt_xyz, gt_verts = gt
+        if len(gt_xyz) != len(joints):
+            print(f"FreiHAND: local ground truth has {len(gt_xyz)} samples but {len(joints)} were predicted; "
+                  f"scores skipped")
+            return
+        scores = freihand_scores(joints, meshes, gt_xyz, gt_verts)
+        for key, value in scores.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
