@@ -92,25 +92,12 @@ def test_pickle_uses_only_legacy_globals(files, key):
     assert first[0].name == "PROTO" and first[1] == 2
 
 
-@pytest.mark.parametrize("gender", ["neutral", "male", "female"])
-def test_smpl_file_round_trip(files, smpl, gender):
-    loaded = load_model_file(files[f"smpl_{gender}"])
-    built = smpl[gender]
+@pytest.mark.parametrize("which", ["smpl_neutral", "smpl_male", "smpl_female", "mano_right"])
+def test_model_file_round_trip(files, smpl, mano, which):
+    loaded = load_model_file(files[which])
+    built = mano if which == "mano_right" else smpl[which.split("_")[1]]
     assert set(loaded) == set(built)
     for key, value in built.items():
-        if scipy.sparse.issparse(value):
-            np.testing.assert_array_equal(loaded[key], value.toarray())
-        elif isinstance(value, np.ndarray):
-            assert loaded[key].dtype == value.dtype, key
-            np.testing.assert_array_equal(loaded[key], value)
-        else:
-            assert loaded[key] == value
-
-
-def test_mano_file_round_trip(files, mano):
-    loaded = load_model_file(files["mano_right"])
-    assert set(loaded) == set(mano)
-    for key, value in mano.items():
         if scipy.sparse.issparse(value):
             np.testing.assert_array_equal(loaded[key], value.toarray())
         elif isinstance(value, np.ndarray):

@@ -1201,18 +1201,24 @@ def build_mano_model(seed: int = 0) -> dict[str, np.ndarray]:
     mean[[0, 3, 6, 9], 1] = [0.05, 0.0, -0.08, -0.04]
     mean[12:] = [[0.10, 0.05, 0.12], [0.02, 0.0, 0.15], [0.0, 0.0, 0.12]]
     mean += rng.normal(0.0, 0.02, size=mean.shape)
-    kintree = np.array([[_ROOT_PARENT] + list(MANO_PARENTS[1:]), list(range(16))], dtype=np.int64)
+    model = _model_dict(v_template, shapedirs, posedirs, jreg, base["weights"], base["faces"], MANO_PARENTS, J)
+    model.update(hands_components=_hand_pca(rng), hands_mean=mean.ravel())
+    return model
+
+
+def _model_dict(v_template: np.ndarray, shapedirs: np.ndarray, posedirs: np.ndarray, jreg: np.ndarray,
+                weights: np.ndarray, faces: np.ndarray, parents, J: np.ndarray) -> dict:
+    """The keys shared by the official SMPL and MANO files (J_regressor as a csc matrix, faces uint32)."""
+    kintree = np.array([[_ROOT_PARENT] + list(parents[1:]), list(range(len(parents)))], dtype=np.int64)
     return {
         "v_template": v_template,
         "shapedirs": shapedirs,
         "posedirs": posedirs,
         "J_regressor": scipy.sparse.csc_matrix(jreg),
-        "weights": base["weights"].copy(),
-        "f": base["faces"].astype(np.uint32),
+        "weights": weights.copy(),
+        "f": faces.astype(np.uint32),
         "kintree_table": kintree,
         "J": J,
-        "hands_components": _hand_pca(rng),
-        "hands_mean": mean.ravel(),
         "bs_type": "lrotmin",
         "bs_style": "lbs",
     }
@@ -1245,19 +1251,7 @@ def build_smpl_model(seed: int = 0, gender: str = "neutral") -> dict[str, np.nda
     sigmas[[10, 11, 15, 20, 21, 22, 23]] = 0.05
     posedirs = _pose_blend_shapes(v_template, normals, J, base["weights"], SMPL_PARENTS, sigmas,
                                   twist=0.05 * rng.uniform(0.9, 1.1), bulge=0.006 * rng.uniform(0.9, 1.1))
-    kintree = np.array([[_ROOT_PARENT] + list(SMPL_PARENTS[1:]), list(range(24))], dtype=np.int64)
-    return {
-        "v_template": v_template,
-        "shapedirs": shapedirs,
-        "posedirs": posedirs,
-        "J_regressor": scipy.sparse.csc_matrix(jreg),
-        "weights": base["weights"].copy(),
-        "f": base["faces"].astype(np.uint32),
-        "kintree_table": kintree,
-        "J": J,
-        "bs_type": "lrotmin",
-        "bs_style": "lbs",
-    }
+    return _model_dict(v_template, shapedirs, posedirs, jreg, base["weights"], base["faces"], SMPL_PARENTS, J)
 
 
 def build_body_regressors(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
