@@ -8,9 +8,10 @@
   (:class:`~common.utils.targets.PipelineSpec`); samples come from :mod:`common.utils.targets`.
 * :class:`MultipleDatasets` and :func:`build_train_dataset`: datasets.md §6.
 
-Reproducibility: nothing uses global random state. Sample ``i`` of epoch ``e`` draws its augmentation from
-``np.random.default_rng([seed, dataset_key, e, i])`` (the mixer's random fill likewise), so a sample is the same
-whichever DataLoader worker produces it. Call ``set_epoch(e)`` on the training dataset at the start of every epoch.
+Reproducibility: nothing uses global random state. Index ``i`` of the training set in epoch ``e`` draws its
+augmentation from ``np.random.default_rng([seed, dataset_key, e, i])`` (``i`` = the outermost mixer's index, so a
+sample repeated by ``make_same_len`` gets a fresh draw each time; the mixer's random fill likewise), so a sample is
+the same whichever DataLoader worker produces it. Call ``set_epoch(e)`` on the training dataset at the start of every epoch.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch.utils.data
 
 from common.utils.human_models import HumanModel
-from common.utils.preprocessing import AugParams, draw_aug_params, identity_aug_params
+from common.utils.preprocessing import AugParams, draw_aug_params, identity_aug_params, process_bbox
 from common.utils.targets import (
     H36M_JOINTS,
     Grid,
@@ -307,6 +308,10 @@ class BaseDataset(torch.utils.data.Dataset):
         print(self.rootnet_message + str(path))
         return RootNetOutput(path, key, entries)
 
+    def process_bbox(self, bbox: Sequence[float], img_width: float, img_height: float) -> np.ndarray | None:
+        """``process_bbox`` (sanitise, extend to the crop's aspect ratio, x1.25) or None when the box is rejected."""
+        return process_bbox(bbox, img_width, img_height, self.grid.aspect_ratio)
+
     def read_h36m_regressor(self) -> np.ndarray:
         """``<data_dir>/Human36M/J_regressor_h36m_correct.npy`` (17, 6890) float64 (fitting errors, evaluation)."""
         return self.read_regressor("Human36M", "J_regressor_h36m_correct.npy", H36M_JOINTS.num)
@@ -357,23 +362,32 @@ class BaseDataset(torch.utils.data.Dataset):
                                self.grid.depth_extent(unit_per_m), record.cam.focal, record.cam.princpt,
                                self.grid.input_img_shape, self.grid.output_hm_shape)
 
-    def aug_params(self, idx: int) -> AugParams:
-        """The augmentation of sample ``idx`` in the current epoch (identity for test splits)."""
+    def aug_params(self, draw_index: int) -> AugParams:
+        """The augmentation of draw ``draw_index`` in the current epoch (identity for test splits).
+
+        A standalone dataset draws with the sample index; inside :class:`MultipleDatasets` the draw index is the
+        mixer's global index, so a sample presented several times in one epoch gets a fresh draw each time.
+        """
         if not self.is_train:
             return identity_aug_params()
         assert self.spec is not None
-        rng = sample_rng(self.seed, self._rng_key, self.epoch, idx)
+        rng = sample_rng(self.seed, self._rng_key, self.epoch, draw_index)
         return draw_aug_params(rng, True, allow_flip=self.spec.allow_flip)
 
-    def __getitem__(self, idx: int) -> tuple[dict, dict, dict]:
+    def get_sample(self, idx: int, draw_index: int) -> tuple[dict, dict, dict]:
+        """Sample ``idx`` of the datalist with augmentation draw ``draw_index`` (see :meth:`aug_params`)."""
         record = self.datalist[idx]
         try:
             if self.is_train:
                 assert self.spec is not None
-                return make_train_sample(record, self.aug_params(idx), self.human_model, self.spec, self.grid)
+                return make_train_sample(record, self.aug_params(draw_index), self.human_model, self.spec,
+                                         self.grid)
             return make_test_sample(record, self.grid, self.test_targets(record))
         except OSError as e:  # unreadable / missing image: say which sample it was
             raise type(e)(f"{self.name} ({self.split}) sample {idx} {record.ids}: {e}") from e
+
+    def __getitem__(self, idx: int) -> tuple[dict, dict, dict]:
+        return self.get_sample(idx, idx)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -444,9 +458,14 @@ class MultipleDatasets(torch.utils.data.Dataset):
         d = bisect.bisect_right(self.cum_lengths, index)
         return d, index - (self.cum_lengths[d - 1] if d > 0 else 0)
 
-    def __getitem__(self, index: int) -> Any:
+    def get_sample(self, index: int, draw_index: int) -> Any:
+        """Sample ``index`` with augmentation draw ``draw_index`` passed on to the member that holds it."""
         d, j = self.locate(index)
-        return self.datasets[d][j]
+        member = self.datasets[d]
+        return member.get_sample(j, draw_index) if hasattr(member, "get_sample") else member[j]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.get_sample(index, index)
 
 
 def build_train_dataset(cfg: Any, human_model: HumanModel,

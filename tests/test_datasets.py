@@ -588,8 +588,20 @@ def test_degenerate_gt_box(synth, tmp_path) -> None:
     db = read_json(path)
     db["annotations"][0]["bbox"] = [10.0, 10.0, 0.0, 50.0]
     path.write_text(json.dumps(db))
-    with pytest.raises(ValueError, match=r"PW3D: annotation \d+ .*degenerate bbox"):
-        build(synth, "PW3D", "test", body_cfg(synth, data, use_gt_info=True))
+    full = build(synth, "PW3D", "test", body_cfg(synth, use_gt_info=True))
+    dropped = build(synth, "PW3D", "test", body_cfg(synth, data, use_gt_info=True))  # rejected box: dropped
+    assert len(dropped) == len(full) - 1
+    assert [r.ids for r in dropped.datalist] == [r.ids for r in full.datalist[1:]]
+
+
+def test_pw3d_requires_a_gender(synth, tmp_path) -> None:
+    data = copy_dataset(synth, tmp_path, "PW3D", "Human36M")
+    path = data / "PW3D/data/3DPW_test.json"
+    db = read_json(path)
+    del db["annotations"][0]["smpl_param"]["gender"]
+    path.write_text(json.dumps(db))
+    with pytest.raises(ValueError, match=r"PW3D: annotation \d+ .*gender None"):
+        build(synth, "PW3D", "test", body_cfg(synth, data))
 
 
 def test_empty_dataset(synth, tmp_path) -> None:
@@ -635,3 +647,28 @@ def test_dataloader_workers_follow_set_epoch(synth) -> None:
         got = torch.cat([batch[0]["img"] for batch in loader])
         expected = torch.stack([md[i][0]["img"] for i in range(len(md))])
         assert torch.equal(got, expected), epoch
+
+
+class _DrawRecorder:
+    """A member dataset that returns (local index, draw index) so the mixer's bookkeeping can be read off."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def get_sample(self, idx: int, draw_index: int) -> tuple[int, int]:
+        return idx, draw_index
+
+
+def test_repeated_samples_get_fresh_augmentation_draws(synth) -> None:
+    mixer = MultipleDatasets([_DrawRecorder(2), _DrawRecorder(7)], make_same_len=True)
+    samples = [mixer[i] for i in range(len(mixer))]
+    short = samples[:7]  # member 0 (length 2) presented with length 7: 0,1,0,1,0,1 + one random fill
+    assert [j for j, _ in short[:6]] == [0, 1, 0, 1, 0, 1]
+    assert [d for _, d in samples] == list(range(14))  # every presentation has its own draw index
+    ds = build(synth, "MuCo", "train")
+    first, again, other = ds.get_sample(0, 0)[0]["img"], ds.get_sample(0, 0)[0]["img"], ds.get_sample(0, 9)[0]["img"]
+    assert torch.equal(first, again) and not torch.equal(first, other)
+    assert torch.equal(ds[0][0]["img"], first)

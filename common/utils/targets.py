@@ -193,6 +193,11 @@ class Grid:
     def from_config(cfg: Any) -> "Grid":
         return Grid(tuple(cfg.input_img_shape), tuple(cfg.output_hm_shape), float(cfg.bbox_3d_size))
 
+    @property
+    def aspect_ratio(self) -> float:
+        """W_in / H_in of the network crop: the aspect ratio boxes are extended to (preprocessing.md §2.2)."""
+        return self.input_img_shape[1] / self.input_img_shape[0]
+
     def depth_extent(self, unit_per_m: float) -> float:
         """S' in data units (2000 for millimetre bodies, 2 for metre bodies, 0.3 for hands)."""
         return self.bbox_3d_size_m * unit_per_m

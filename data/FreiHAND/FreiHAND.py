@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from common.utils.evaluation import freihand_pred_entry, freihand_scores, load_freihand_eval_gt, write_freihand_pred
-from common.utils.preprocessing import process_bbox
 from common.utils.targets import CameraParams, ModelParams, PipelineSpec, SampleRecord
 from data.dataset import BaseDataset, register_dataset
 
@@ -53,7 +52,7 @@ class FreiHAND(BaseDataset):
                                f"{self.path('data', f'freihand_{part}_data.json')}")
             cam = CameraParams.make(entry["cam_param"]["focal"], entry["cam_param"]["princpt"])
             if self.is_train:
-                bbox = process_bbox(ann["bbox"], img["width"], img["height"])
+                bbox = self.process_bbox(ann["bbox"], img["width"], img["height"])
                 if bbox is None:
                     continue
                 mano = entry["mano_param"]

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from common.utils.evaluation import evaluate_body_sample, format_body_results
-from common.utils.preprocessing import process_bbox
 from common.utils.targets import (
     H36M_JOINTS,
     CameraParams,
@@ -107,7 +106,7 @@ class Human36M(BaseDataset):
             if use_rootnet:
                 bbox, root_depth = rootnet.box_root(img["id"])
             else:
-                bbox = process_bbox(ann["bbox"], img["width"], img["height"])
+                bbox = self.process_bbox(ann["bbox"], img["width"], img["height"])
                 if bbox is None:
                     continue
                 root_depth = float(joint_cam[self.joint_set.root_idx, 2])

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
 from common.utils.targets import (
     CameraParams,
     JointSet,
@@ -79,7 +78,7 @@ class MSCOCO(BaseDataset):
             if ann.get("iscrowd", 0) or ann["num_keypoints"] == 0:
                 continue
             img = db.loadImgs(ann["image_id"])[0]
-            bbox = process_bbox(ann["bbox"], img["width"], img["height"])
+            bbox = self.process_bbox(ann["bbox"], img["width"], img["height"])
             if bbox is None:
                 continue
             keypoints = append_pelvis(np.asarray(ann["keypoints"], dtype=np.float32).reshape(-1, 3), L_HIP, R_HIP)

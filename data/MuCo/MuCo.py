@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from common.utils.preprocessing import process_bbox
 from common.utils.targets import (
     CameraParams,
     JointSet,
@@ -58,7 +57,7 @@ class MuCo(BaseDataset):
             if not anns:
                 continue
             ann = anns[int(np.argmin([a["keypoints_cam"][root][2] for a in anns]))]
-            bbox = process_bbox(ann["bbox"], img["width"], img["height"])
+            bbox = self.process_bbox(ann["bbox"], img["width"], img["height"])
             if bbox is None:
                 continue
             joint_cam = np.asarray(ann["keypoints_cam"], dtype=np.float32)

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from common.utils.evaluation import evaluate_body_sample, format_body_results
-from common.utils.preprocessing import process_bbox
 from common.utils.targets import CameraParams, ModelParams, SampleRecord, model_mesh_cam
 from data.dataset import BaseDataset, register_dataset
 
@@ -48,10 +47,9 @@ class PW3D(BaseDataset):
         for ann_id, ann in db.anns.items():
             img = db.loadImgs(ann["image_id"])[0]
             if self.cfg.use_gt_info:
-                bbox = process_bbox(ann["bbox"], img["width"], img["height"])
-                if bbox is None:
-                    raise ValueError(f"PW3D: annotation {ann_id} in data/3DPW_{self.split}.json has a degenerate "
-                                     f"bbox {ann['bbox']} (image {img['width']}x{img['height']})")
+                bbox = self.process_bbox(ann["bbox"], img["width"], img["height"])
+                if bbox is None:  # rejected GT box: dropped, as every reader does
+                    continue
                 root_depth = None  # from the GT mesh at evaluation time
             else:
                 bbox, root_depth = rootnet.box_root(ann_id)
@@ -61,9 +59,17 @@ class PW3D(BaseDataset):
                 img_shape=(int(img["height"]), int(img["width"])), bbox=bbox,
                 cam=CameraParams.make(img["cam_param"]["focal"], img["cam_param"]["princpt"]),
                 root_depth=root_depth,
-                params=ModelParams.make(smpl["pose"], smpl["shape"], smpl["trans"], smpl.get("gender", "neutral")),
+                params=ModelParams.make(smpl["pose"], smpl["shape"], smpl["trans"], self.gender(smpl, ann_id)),
                 ids={"image_id": img["id"], "ann_id": ann_id}))
         return datalist
+
+    def gender(self, smpl_param: dict, ann_id: int) -> str:
+        """The annotation's SMPL gender ('male' / 'female'); anything else is an error naming the annotation."""
+        gender = smpl_param.get("gender")
+        if gender not in ("male", "female"):
+            raise ValueError(f"PW3D: annotation {ann_id} in data/3DPW_{self.split}.json has smpl_param.gender "
+                             f"{gender!r}; expected 'male' or 'female' (regenerate the file with the 3DPW converter)")
+        return gender
 
     def test_targets(self, record: SampleRecord) -> dict[str, np.ndarray]:
         """``fit_mesh_coord_cam``: (6890, 3) GT mesh, camera space, metres (gendered SMPL with translation)."""
