@@ -108,12 +108,15 @@ class ResNetBackbone(nn.Module):
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        result = self.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
+        own = self.state_dict()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        if missing or unexpected:
             raise RuntimeError(
                 f"{file}: not a torchvision ResNet-{self.resnet_type} state dict; missing keys "
-                f"{result.missing_keys[:10]}, unexpected keys {result.unexpected_keys[:10]}"
+                f"{missing[:10]}, unexpected keys {unexpected[:10]}"
             )
+        self.load_state_dict(state, strict=True)
         return file
 
 
