@@ -42,8 +42,16 @@ def find_latest_snapshot(model_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def unwrap(model: nn.Module) -> nn.Module:
+    """The network inside ``nn.DataParallel`` / ``DistributedDataParallel`` (or ``model`` itself)."""
+    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
+    return model
+
+
 def network_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
     """The model's weights in the official layout: ``module.``-prefixed keys, human-model buffers last."""
+    model = unwrap(model)
     state = OrderedDict((PREFIX + k, v.detach().cpu()) for k, v in model.state_dict().items())
     human_model = getattr(model, "human_model", None)
     if human_model is not None:
@@ -52,9 +60,8 @@ def network_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
     return state
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
-                    extra: Mapping[str, Any] | None = None) -> Path:
-    """Write ``{'epoch', 'network', 'optimizer'}`` (plus ``extra`` keys) atomically to ``path``."""
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int) -> Path:
+    """Write ``{'epoch', 'network', 'optimizer'}`` atomically to ``path`` (``optimizer`` None stores ``{}``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload: dict[str, Any] = {
@@ -62,8 +69,6 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
         "network": network_state_dict(model),
         "optimizer": optimizer.state_dict() if optimizer is not None else {},
     }
-    if extra:
-        payload.update(extra)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -71,11 +76,24 @@ def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
@@ -109,6 +127,7 @@ def load_network(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
 
     Raises :class:`CheckpointError` listing missing / unexpected keys and shape mismatches.
     """
+    model = unwrap(model)
     state = normalize_state_dict(state)
     own = model.state_dict()
     missing = [k for k in own if k not in state]

@@ -7,9 +7,12 @@ Derived defaults follow the original (spec/training.md §1):
 
 * the hand variant is selected when ``FreiHAND`` appears in ``trainset_3d + trainset_2d + [testset]``;
   it changes ``bbox_3d_size`` (2 -> 0.3 m), ``lr_dec_epoch`` ([10, 12] -> [17, 21]) and ``end_epoch`` (13 -> 25);
-* the ``param`` stage adds 5 to every ``lr_dec_epoch`` entry and to ``end_epoch``.
+* the ``param`` stage adds 5 to every ``lr_dec_epoch`` entry and to ``end_epoch`` (also to values given
+  explicitly: like the original's config file, ``--lr_dec_epoch`` / ``--end_epoch`` describe the lixel-stage
+  schedule, so both stages are launched with the same flags).
 
-A value given explicitly (keyword or CLI flag) always wins over the derived default.
+Any other value given explicitly (keyword or CLI flag) wins over the derived default.  ``Config.replace`` copies
+without re-deriving anything; build a config for another stage or dataset list with :func:`make_config`.
 """
 from __future__ import annotations
 
@@ -150,10 +153,12 @@ def make_config(**overrides: Any) -> Config:
     testset = values.get("testset", base.testset)
     stage = values.get("stage", base.stage)
     hand = uses_freihand(trainset_3d, trainset_2d, testset)
-    shift = PARAM_STAGE_EPOCH_SHIFT if stage == "param" else 0
     values.setdefault("bbox_3d_size", 0.3 if hand else 2.0)
-    values.setdefault("lr_dec_epoch", tuple(e + shift for e in ((17, 21) if hand else (10, 12))))
-    values.setdefault("end_epoch", (25 if hand else 13) + shift)
+    # The schedule is given as in the original's config (lixel-stage epochs); the param stage shifts it by 5,
+    # whether it is the default or given explicitly, so both stages are run with the same flags.
+    shift = PARAM_STAGE_EPOCH_SHIFT if stage == "param" else 0
+    values["lr_dec_epoch"] = tuple(e + shift for e in values.get("lr_dec_epoch", (17, 21) if hand else (10, 12)))
+    values["end_epoch"] = values.get("end_epoch", 25 if hand else 13) + shift
     if "root_dir" in values:
         root = values["root_dir"]
         values.setdefault("data_dir", root / "data")
@@ -219,12 +224,16 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         if f.name in ("trainset_3d", "trainset_2d"):
             group.add_argument(flag, nargs="*", default=None, help=f"dataset names ({default_text})")
         elif f.name == "lr_dec_epoch":
-            group.add_argument(flag, nargs="+", type=int, default=None, help="epochs where lr is divided (derived)")
+            group.add_argument(flag, nargs="+", type=int, default=None,
+                               help="epochs where lr is divided, lixel-stage numbering (+5 in the param stage)")
         elif f.name in ("input_img_shape", "output_hm_shape"):
             n = 2 if f.name == "input_img_shape" else 3
             group.add_argument(flag, nargs=n, type=int, default=None, help=default_text)
         elif f.type in ("bool", bool):
             group.add_argument(flag, type=_str2bool, nargs="?", const=True, default=None, help=default_text)
+        elif f.name == "end_epoch":
+            group.add_argument(flag, type=int, default=None,
+                               help="number of lixel-stage epochs (+5 in the param stage; default 13, hand 25)")
         elif f.type in ("int", int):
             group.add_argument(flag, type=int, default=None, help=default_text)
         elif f.type in ("float", float):

@@ -32,6 +32,8 @@ class I2LMeshNet(nn.Module):
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"stage {stage!r}: choose one of {list(STAGES)}")
+        # own copy with its own layer: moving the network to a device must not move the caller's layers
+        human_model = human_model.copy_without_layers()
         self.human_model = human_model
         self.stage = stage
         self.output_hm_shape = tuple(output_hm_shape)

@@ -130,3 +130,17 @@ def test_inspect_tool_reports_and_verifies_a_snapshot(hand_pair, mano, model_dir
     torch.save({"epoch": 1, "network": state, "optimizer": {}}, tmp_path / "snapshot_1.pth.tar")
     assert inspect_main([str(tmp_path / "snapshot_1.pth.tar"), "--human_model_dir", str(model_dir)]) == 1
     assert "mesh_net.deconv.0.weight" in capsys.readouterr().err
+
+
+def test_wrapped_models_save_and_load_like_plain_ones(hand_pair):
+    src, dst = hand_pair
+    wrapped = torch.nn.DataParallel(src)
+    plain, from_wrapped = network_state_dict(src), network_state_dict(wrapped)
+    assert list(plain) == list(from_wrapped) and len(from_wrapped) == 732
+    load_network(torch.nn.DataParallel(dst), from_wrapped)
+    torch.testing.assert_close(dst.pose2feat.conv[0].weight, src.pose2feat.conv[0].weight)
+
+
+def test_network_keeps_its_own_body_model_layer(mano):
+    net = I2LMeshNet(mano)
+    assert net.human_model_layer is not mano.layer()  # moving the network must not move the caller's layer

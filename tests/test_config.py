@@ -40,9 +40,13 @@ def test_body_and_hand_configs_coexist_and_are_immutable():
         body.lr = 1.0  # frozen dataclass
 
 
-def test_explicit_values_win_over_derived_defaults():
-    cfg = make_config(stage="param", end_epoch=3, lr_dec_epoch=[1])
-    assert cfg.end_epoch == 3 and cfg.lr_dec_epoch == (1,)
+def test_explicit_values_win_over_derived_defaults_and_the_schedule_follows_the_stage():
+    cfg = make_config(end_epoch=3, lr_dec_epoch=[1], bbox_3d_size=1.0, trainset_3d=["FreiHAND"], trainset_2d=[],
+                      testset="FreiHAND")
+    assert cfg.end_epoch == 3 and cfg.lr_dec_epoch == (1,) and cfg.bbox_3d_size == 1.0
+    # like the original config file, an explicit schedule is given in lixel-stage epochs and shifted for param
+    param = make_config(stage="param", end_epoch=3, lr_dec_epoch=[1])
+    assert param.end_epoch == 8 and param.lr_dec_epoch == (6,)
 
 
 def test_import_creates_nothing(tmp_path):

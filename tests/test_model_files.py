@@ -95,3 +95,12 @@ def test_refuses_builtins_eval(tmp_path):
     path.write_bytes(b"\x80\x02c__builtin__\neval\nq\x00X\x06\x00\x00\x001+1+1+q\x01\x85q\x02Rq\x03.")
     with pytest.raises(UnsafePickleError, match="__builtin__.eval"):
         restricted_load(path)
+
+
+def test_chumpy_object_without_value_is_reported_with_file_and_key(tmp_path):
+    broken = _Ch(np.zeros(3))
+    del broken.x
+    path = tmp_path / "broken.pkl"
+    _write_chumpy_style_pickle(path, {"v_template": broken})
+    with pytest.raises(ModelFileError, match=r"broken\.pkl: key 'v_template'"):
+        load_model_file(path)

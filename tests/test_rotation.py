@@ -60,3 +60,9 @@ def test_identity_rotation_has_finite_gradient():
     assert torch.allclose(aa, torch.zeros(1, 3), atol=1e-7)
     aa.sum().backward()
     assert torch.isfinite(v.grad).all()
+
+
+def test_degenerate_6d_input_is_clamped_not_nan():
+    # the original normalises with max(|v|, 1e-12): a zero column gives zeros, not NaN
+    out = rot6d_to_rotmat(torch.zeros(1, 6))
+    assert torch.isfinite(out).all()

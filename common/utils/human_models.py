@@ -68,7 +68,9 @@ def _check_bs_type(data: dict, path: str) -> None:
 def _vendored_layer_buffers(data: dict) -> "OrderedDict[str, torch.Tensor]":
     """The buffers the original's vendored SMPL/MANO layers keep in checkpoints, in their order (arch. §3.7)."""
     return OrderedDict([
-        ("th_betas", torch.zeros(1, 10, dtype=torch.float32)),
+        # the file's 'betas' when present, else zeros (the official files have none)
+        ("th_betas", torch.as_tensor(np.asarray(data.get("betas", np.zeros(10)))[:10].reshape(1, 10),
+                                     dtype=torch.float32)),
         ("th_shapedirs", torch.as_tensor(np.asarray(data["shapedirs"])[:, :, :10], dtype=torch.float32)),
         ("th_posedirs", torch.as_tensor(np.asarray(data["posedirs"]), dtype=torch.float32)),
         ("th_v_template", torch.as_tensor(np.asarray(data["v_template"]), dtype=torch.float32)[None]),

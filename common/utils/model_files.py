@@ -40,7 +40,7 @@ class ChumpyArray:
 
     def to_numpy(self) -> np.ndarray:
         if "x" not in self.__dict__:
-            raise pickle.UnpicklingError("chumpy object without a value ('x') in its state")
+            raise ValueError("chumpy object without a value ('x') in its state")
         return np.asarray(self.__dict__["x"])
 
 
@@ -59,8 +59,6 @@ def _numpy_scalar(dtype: np.dtype, data: bytes | None = None) -> np.generic:
 # (module, name) -> object returned to the unpickler.  Only data containers, no callables with effects.
 _ALLOWED: dict[tuple[str, str], Any] = {
     ("chumpy.ch", "Ch"): ChumpyArray,
-    ("chumpy.reordering", "Select"): ChumpyArray,
-    ("chumpy.reordering", "transpose"): ChumpyArray,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
@@ -73,22 +71,7 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("__builtin__", "set"): set,
     ("builtins", "set"): set,
     ("_codecs", "encode"): codecs.encode,
-    ("copy_reg", "_reconstructor"): None,  # resolved below, only for plain object rebuilds
 }
-_ALLOWED = {k: v for k, v in _ALLOWED.items() if v is not None}
-
-
-def _copyreg_reconstructor(cls: type, base: type, state: Any) -> Any:
-    allowed_classes = {ChumpyArray, np.ndarray, scipy.sparse.csc_matrix}
-    if cls not in allowed_classes:
-        raise UnsafePickleError(f"copy_reg._reconstructor called for a class outside the allow-list: {cls!r}")
-    if base is object:
-        return object.__new__(cls)
-    return base.__new__(cls, state)
-
-
-_ALLOWED[("copy_reg", "_reconstructor")] = _copyreg_reconstructor
-_ALLOWED[("copyreg", "_reconstructor")] = _copyreg_reconstructor
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -141,7 +124,12 @@ def load_model_file(path: str | Path, required_keys: tuple[str, ...] = ()) -> di
     data = restricted_load(path)
     if not isinstance(data, dict):
         raise ModelFileError(f"{path}: expected a dict at the top level, found {type(data).__name__}")
-    out = {key: _to_plain(value) for key, value in data.items()}
+    out = {}
+    for key, value in data.items():
+        try:
+            out[key] = _to_plain(value)
+        except ValueError as exc:
+            raise ModelFileError(f"{path}: key '{key}': {exc}") from exc
     missing = [k for k in required_keys if k not in out]
     if missing:
         raise ModelFileError(f"{path}: missing key(s) {missing}; found {sorted(out)}")

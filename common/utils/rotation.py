@@ -2,7 +2,7 @@
 
 * :func:`rot6d_to_rotmat`: the original's 6D layout (quirk Q5): the six numbers (v0..v5) of a joint form the
   row-major 3x2 matrix [[v0, v1], [v2, v3], [v4, v5]]; its two columns are Gram-Schmidt orthonormalised
-  (``roma.special_gramschmidt``, identical to the original construction).
+  (``roma.special_gramschmidt`` with the original's norm clamp max(|v|, 1e-12)).
 * :func:`rotmat_to_axis_angle`: the quaternion-branch algorithm of torchgeometry 0.1.2
   (architecture.md §5.5), written without boolean-mask arithmetic so it runs on current PyTorch.
 """
@@ -14,7 +14,7 @@ import torch
 
 def rot6d_to_rotmat(x: torch.Tensor) -> torch.Tensor:
     """(..., 6) 6D rotation in the original's row-major 3x2 layout -> (..., 3, 3) rotation matrices."""
-    return roma.special_gramschmidt(x.reshape(*x.shape[:-1], 3, 2))
+    return roma.special_gramschmidt(x.reshape(*x.shape[:-1], 3, 2), epsilon=1e-12)
 
 
 def rotmat_to_quaternion(rotmat: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
