@@ -1,12 +1,16 @@
-"""Benchmarks.  First section: data-loader throughput per training set.
+"""Benchmarks: data-loader throughput per training set, and network step time.
 
     python tools/benchmark.py loader                       # synthetic data (generated into a temp folder)
     python tools/benchmark.py loader --data_dir data --human_model_dir common/utils/human_model_files
+    python tools/benchmark.py model --batch_size 16 [--device cuda] [--amp bf16]
 
-For each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read, augmentation,
+``loader``: for each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read, augmentation,
 crop, SMPL/MANO target generation, voxelisation) in this single process, i.e. the throughput of ONE DataLoader worker;
 multiply by the number of workers (bounded by the CPU cores) for the loader's ceiling.  Prints one line per dataset
 and, with ``--json FILE``, writes the numbers.
+
+``model``: seconds per training step (forward + backward + Adam step, random inputs and targets) and per test
+forward, for each stage and variant, on the chosen device and precision; on CUDA also the peak memory.
 """
 from __future__ import annotations
 
@@ -58,6 +62,80 @@ def bench_loader(data_dir: Path, model_dir: Path, names: list[str], num_samples:
     return results
 
 
+def _random_batch(human_model, batch: int, device: torch.device) -> tuple[dict, dict, dict]:
+    j, v, k3 = human_model.joint_num, human_model.vertex_num, human_model.orig_joint_num * 3
+    inputs = {"img": torch.rand(batch, 3, 256, 256, device=device)}
+    targets = {"orig_joint_img": torch.rand(batch, j, 3, device=device) * 64,
+               "fit_joint_img": torch.rand(batch, j, 3, device=device) * 64,
+               "fit_mesh_img": torch.rand(batch, v, 3, device=device) * 64,
+               "orig_joint_cam": torch.randn(batch, j, 3, device=device) * 0.3,
+               "fit_joint_cam": torch.randn(batch, j, 3, device=device) * 0.3,
+               "pose_param": torch.randn(batch, k3, device=device) * 0.2,
+               "shape_param": torch.randn(batch, 10, device=device)}
+    ones = lambda *shape: torch.ones(*shape, device=device)  # noqa: E731
+    meta = {"orig_joint_valid": ones(batch, j, 1), "orig_joint_trunc": ones(batch, j, 1),
+            "fit_joint_trunc": ones(batch, j, 1), "fit_mesh_trunc": ones(batch, v, 1),
+            "is_valid_fit": ones(batch).double(), "is_3D": ones(batch).double(),
+            "bb2img_trans": torch.zeros(batch, 2, 3, device=device)}
+    return inputs, targets, meta
+
+
+def bench_model(model_dir: Path, variants: list[str], batch: int, device: torch.device, amp: str | None,
+                steps: int, warmup: int = 2) -> dict[str, dict]:
+    """Mean seconds per train step / test forward over ``steps`` iterations after ``warmup`` ones."""
+    from common.utils.human_models import MANO, SMPL
+    from main.model import I2LMeshNet
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[amp]
+    results: dict[str, dict] = {}
+    for variant in variants:
+        human_model = MANO(model_dir) if variant == "hand" else SMPL(model_dir)
+        net = I2LMeshNet(human_model).to(device)
+        inputs, targets, meta = _random_batch(human_model, batch, device)
+        for stage in ("lixel", "param"):
+            net.stage = stage
+            optimizer = torch.optim.Adam(net.trainable_parameters(), lr=1e-4)
+            autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
+                        else torch.autocast(device.type, enabled=False))
+
+            def train_step() -> None:
+                net.train()
+                optimizer.zero_grad(set_to_none=True)
+                with autocast:
+                    loss = net(inputs, targets, meta, "train")
+                    total = sum(v.float().mean() for v in loss.values())
+                total.backward()
+                optimizer.step()
+
+            def test_step() -> None:
+                net.eval()
+                with torch.no_grad(), autocast:
+                    net(inputs, {}, meta, "test")
+
+            for name, fn in (("train_step", train_step), ("test_forward", test_step)):
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                for _ in range(warmup):
+                    fn()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                start = time.perf_counter()
+                for _ in range(steps):
+                    fn()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                seconds = (time.perf_counter() - start) / steps
+                entry = {"seconds": seconds, "samples_per_s": batch / seconds}
+                if device.type == "cuda":
+                    entry["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
+                key = f"{variant}/{stage}/{name}"
+                results[key] = entry
+                mem = f", peak {entry['peak_memory_gib']:.2f} GiB" if "peak_memory_gib" in entry else ""
+                print(f"{key:28s} {seconds:7.3f} s/iter  {entry['samples_per_s']:7.1f} samples/s "
+                      f"(batch {batch}, {device.type}, {amp or 'fp32'}{mem})", flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -71,7 +149,30 @@ def main(argv: list[str] | None = None) -> int:
     loader.add_argument("--size", choices=("test", "small"), default="small", help="synthetic data size")
     loader.add_argument("--seed", type=int, default=0)
     loader.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    model = sub.add_parser("model", help="seconds per training step and test forward, per stage and variant")
+    model.add_argument("--human_model_dir", type=Path, default=None, help="default: synthetic model files")
+    model.add_argument("--variants", nargs="+", choices=("body", "hand"), default=["body", "hand"])
+    model.add_argument("--batch_size", type=int, default=16)
+    model.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    model.add_argument("--amp", choices=("bf16", "fp16"), default=None, help="autocast dtype (default: fp32)")
+    model.add_argument("--steps", type=int, default=5)
+    model.add_argument("--warmup", type=int, default=2)
+    model.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+
+    if args.what == "model":
+        with tempfile.TemporaryDirectory(prefix="i2l_bench_") as tmp:
+            model_dir = args.human_model_dir
+            if model_dir is None:
+                from tools.synthetic.body_models import write_all
+
+                model_dir = Path(tmp) / "models"
+                write_all(model_dir, seed=0)
+            results = bench_model(model_dir, args.variants, args.batch_size, torch.device(args.device), args.amp,
+                                  args.steps, args.warmup)
+        if args.json is not None:
+            args.json.write_text(json.dumps({"model": results}, indent=2))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="i2l_bench_") as tmp:
         model_dir, data_dir = args.human_model_dir, args.data_dir
