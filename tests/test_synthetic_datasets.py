@@ -483,3 +483,15 @@ def test_rejects_unknown_arguments(tmp_path, syn_model_dir):
         write_datasets(tmp_path, syn_model_dir, names=["Human3.6M"])
     with pytest.raises(ValueError):
         write_datasets(tmp_path, syn_model_dir, size="huge")
+
+
+def test_files_do_not_depend_on_the_callers_thread_count(syn_model_dir, tmp_path):
+    torch.set_num_threads(2)
+    write_datasets(tmp_path / "two", syn_model_dir, names=["MuCo"], seed=0)
+    torch.set_num_threads(1)
+    try:
+        write_datasets(tmp_path / "one", syn_model_dir, names=["MuCo"], seed=0)
+    finally:
+        torch.set_num_threads(2)
+    assert _tree_bytes(tmp_path / "two" / "MuCo") == _tree_bytes(tmp_path / "one" / "MuCo")
+    assert torch.get_num_threads() == 2  # restored

@@ -47,19 +47,27 @@ def time_dataset(dataset: torch.utils.data.Dataset, num_samples: int, warmup: in
 
 def bench_loader(data_dir: Path, model_dir: Path, names: list[str], num_samples: int, seed: int) -> dict[str, dict]:
     results: dict[str, dict] = {}
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a DataLoader worker runs single-threaded
-    for name in names:
-        hand = name in HAND_TRAINSETS
-        cfg = make_config(trainset_3d=[name] if name != "MSCOCO" else [],
-                          trainset_2d=["MSCOCO"] if name == "MSCOCO" else [],
-                          testset="FreiHAND" if hand else "PW3D",
-                          data_dir=data_dir, human_model_dir=model_dir, seed=seed)
-        dataset = build_dataset(name, cfg, "train", build_human_model(hand, model_dir))
-        results[name] = time_dataset(dataset, num_samples)
-        r = results[name]
-        print(f"{name:9s} train: {r['samples_per_s']:7.1f} samples/s per worker "
-              f"({r['samples']} samples in {r['seconds']:.2f} s, dataset length {r['dataset_len']})", flush=True)
+    try:
+        for name in names:
+            results[name] = _bench_one_loader(name, data_dir, model_dir, num_samples, seed)
+    finally:
+        torch.set_num_threads(threads)
     return results
+
+
+def _bench_one_loader(name: str, data_dir: Path, model_dir: Path, num_samples: int, seed: int) -> dict:
+    hand = name in HAND_TRAINSETS
+    cfg = make_config(trainset_3d=[name] if name != "MSCOCO" else [],
+                      trainset_2d=["MSCOCO"] if name == "MSCOCO" else [],
+                      testset="FreiHAND" if hand else "PW3D",
+                      data_dir=data_dir, human_model_dir=model_dir, seed=seed)
+    dataset = build_dataset(name, cfg, "train", build_human_model(hand, model_dir))
+    r = time_dataset(dataset, num_samples)
+    print(f"{name:9s} train: {r['samples_per_s']:7.1f} samples/s per worker "
+          f"({r['samples']} samples in {r['seconds']:.2f} s, dataset length {r['dataset_len']})", flush=True)
+    return r
 
 
 def _random_batch(human_model, batch: int, device: torch.device) -> tuple[dict, dict, dict]:

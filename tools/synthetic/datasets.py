@@ -940,10 +940,17 @@ def write_datasets(data_dir: str | Path, model_dir: str | Path, names: Sequence[
         raise ValueError(f"unknown dataset name(s) {unknown}; choose from {DATASET_NAMES}")
     gen = _Generator(Path(data_dir), Path(model_dir), save_masks)
     out = {}
-    for name in DATASET_NAMES:
-        if name in names:
-            rng = np.random.default_rng([int(seed), DATASET_NAMES.index(name), SIZES.index(size)])
-            out[name] = _WRITERS[name](gen, size, rng)
+    # float reductions in the SMPL/MANO layers depend on torch's thread count: generate single-threaded so the
+    # files are byte-identical for a seed whatever the caller's setting
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name in DATASET_NAMES:
+            if name in names:
+                rng = np.random.default_rng([int(seed), DATASET_NAMES.index(name), SIZES.index(size)])
+                out[name] = _WRITERS[name](gen, size, rng)
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 
