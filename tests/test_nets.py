@@ -9,6 +9,7 @@ from common.checkpoint import network_state_dict
 from common.nets.module import gaussian_heatmap_3d, soft_argmax_1d
 from common.nets.resnet import ResNetBackbone, find_imagenet_weights
 from main.model import I2LMeshNet, build_model
+from tools.benchmark import random_batch
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -68,25 +69,6 @@ def test_soft_argmax_and_heatmap_on_known_values():
     assert hm[0, 0, 30, 20, 10].item() == pytest.approx(np.exp(-0.25 ** 2 / 2 / 2.5 ** 2 * 4), rel=1e-6)
 
 
-def _batch(human_model, batch=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    j, v = human_model.joint_num, human_model.vertex_num
-    k3 = human_model.orig_joint_num * 3
-    inputs = {"img": torch.rand(batch, 3, 256, 256, generator=g)}
-    targets = {"orig_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
-               "fit_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
-               "fit_mesh_img": torch.rand(batch, v, 3, generator=g) * 64,
-               "orig_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
-               "fit_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
-               "pose_param": torch.randn(batch, k3, generator=g) * 0.2,
-               "shape_param": torch.randn(batch, 10, generator=g)}
-    meta = {"orig_joint_valid": torch.ones(batch, j, 1), "orig_joint_trunc": torch.ones(batch, j, 1),
-            "fit_joint_trunc": torch.ones(batch, j, 1), "fit_mesh_trunc": torch.ones(batch, v, 1),
-            "is_valid_fit": torch.ones(batch, dtype=torch.float64), "is_3D": torch.ones(batch, dtype=torch.float64),
-            "bb2img_trans": torch.rand(batch, 2, 3, generator=g)}
-    return inputs, targets, meta
-
-
 LIXEL_KEYS = ["joint_fit", "joint_orig", "mesh_fit", "mesh_joint_orig", "mesh_joint_fit", "mesh_normal", "mesh_edge"]
 PARAM_KEYS = ["pose_param", "shape_param", "joint_orig_cam", "joint_fit_cam"]
 
@@ -95,7 +77,7 @@ PARAM_KEYS = ["pose_param", "shape_param", "joint_orig_cam", "joint_fit_cam"]
 def test_outputs_and_losses_in_both_stages_and_modes(request, net_name, hm_name):
     net, human_model = request.getfixturevalue(net_name), request.getfixturevalue(hm_name)
     j, v, f = human_model.joint_num, human_model.vertex_num, len(human_model.face)
-    inputs, targets, meta = _batch(human_model)
+    inputs, targets, meta = random_batch(human_model, 2)
     try:
         for stage in ("lixel", "param"):
             net.stage = stage
@@ -132,7 +114,7 @@ def test_outputs_and_losses_in_both_stages_and_modes(request, net_name, hm_name)
 
 def test_loss_keys_use_the_spec_targets_and_masks(body_net, smpl):
     """Each loss key against |pred - target| * mask written out from the table in architecture.md §6.2."""
-    _, targets, meta = _batch(smpl, seed=3)
+    _, targets, meta = random_batch(smpl, 2, seed=3)
     meta["is_3D"] = torch.tensor([1.0, 0.0], dtype=torch.float64)
     meta["is_valid_fit"] = torch.tensor([0.0, 1.0], dtype=torch.float64)
     g = torch.Generator().manual_seed(4)
@@ -187,7 +169,7 @@ def test_joint_img_from_mesh_is_the_i2l_regressor_on_the_lixel_mesh(body_net, sm
 
 
 def test_param_stage_trains_only_the_param_regressor(body_net, smpl):
-    inputs, targets, meta = _batch(smpl, seed=1)
+    inputs, targets, meta = random_batch(smpl, 2, seed=1)
     body_net.zero_grad(set_to_none=True)
     body_net.stage = "param"
     body_net.train()
@@ -208,7 +190,7 @@ def test_param_stage_trains_only_the_param_regressor(body_net, smpl):
 
 
 def test_lixel_stage_gradients_reach_the_lixel_part_only(hand_net, mano):
-    inputs, targets, meta = _batch(mano, seed=2)
+    inputs, targets, meta = random_batch(mano, 2, seed=2)
     hand_net.zero_grad(set_to_none=True)
     hand_net.train()
     loss = hand_net(inputs, targets, meta, "train")

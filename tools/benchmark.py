@@ -70,22 +70,26 @@ def _bench_one_loader(name: str, data_dir: Path, model_dir: Path, num_samples: i
     return r
 
 
-def _random_batch(human_model, batch: int, device: torch.device) -> tuple[dict, dict, dict]:
+def random_batch(human_model, batch: int, seed: int = 0,
+                 device: torch.device | str = "cpu") -> tuple[dict, dict, dict]:
+    """Seeded random (inputs, targets, meta_info) with the shapes and dtypes of a collated training batch
+    (datasets.md §0; ``is_valid_fit`` / ``is_3D`` float64 like collated Python floats) plus ``bb2img_trans``."""
+    g = torch.Generator().manual_seed(seed)
     j, v, k3 = human_model.joint_num, human_model.vertex_num, human_model.orig_joint_num * 3
-    inputs = {"img": torch.rand(batch, 3, 256, 256, device=device)}
-    targets = {"orig_joint_img": torch.rand(batch, j, 3, device=device) * 64,
-               "fit_joint_img": torch.rand(batch, j, 3, device=device) * 64,
-               "fit_mesh_img": torch.rand(batch, v, 3, device=device) * 64,
-               "orig_joint_cam": torch.randn(batch, j, 3, device=device) * 0.3,
-               "fit_joint_cam": torch.randn(batch, j, 3, device=device) * 0.3,
-               "pose_param": torch.randn(batch, k3, device=device) * 0.2,
-               "shape_param": torch.randn(batch, 10, device=device)}
-    ones = lambda *shape: torch.ones(*shape, device=device)  # noqa: E731
-    meta = {"orig_joint_valid": ones(batch, j, 1), "orig_joint_trunc": ones(batch, j, 1),
-            "fit_joint_trunc": ones(batch, j, 1), "fit_mesh_trunc": ones(batch, v, 1),
-            "is_valid_fit": ones(batch).double(), "is_3D": ones(batch).double(),
-            "bb2img_trans": torch.zeros(batch, 2, 3, device=device)}
-    return inputs, targets, meta
+    inputs = {"img": torch.rand(batch, 3, 256, 256, generator=g)}
+    targets = {"orig_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
+               "fit_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
+               "fit_mesh_img": torch.rand(batch, v, 3, generator=g) * 64,
+               "orig_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
+               "fit_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
+               "pose_param": torch.randn(batch, k3, generator=g) * 0.2,
+               "shape_param": torch.randn(batch, 10, generator=g)}
+    meta = {"orig_joint_valid": torch.ones(batch, j, 1), "orig_joint_trunc": torch.ones(batch, j, 1),
+            "fit_joint_trunc": torch.ones(batch, j, 1), "fit_mesh_trunc": torch.ones(batch, v, 1),
+            "is_valid_fit": torch.ones(batch, dtype=torch.float64), "is_3D": torch.ones(batch, dtype=torch.float64),
+            "bb2img_trans": torch.rand(batch, 2, 3, generator=g)}
+    move = lambda d: {k: t.to(device) for k, t in d.items()}  # noqa: E731
+    return move(inputs), move(targets), move(meta)
 
 
 def bench_model(model_dir: Path, variants: list[str], batch: int, device: torch.device, amp: str | None,
@@ -99,7 +103,7 @@ def bench_model(model_dir: Path, variants: list[str], batch: int, device: torch.
     for variant in variants:
         human_model = MANO(model_dir) if variant == "hand" else SMPL(model_dir)
         net = I2LMeshNet(human_model).to(device)
-        inputs, targets, meta = _random_batch(human_model, batch, device)
+        inputs, targets, meta = random_batch(human_model, batch, device=device)
         for stage in ("lixel", "param"):
             net.stage = stage
             optimizer = torch.optim.Adam(net.trainable_parameters(), lr=1e-4)
