@@ -4,10 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torchvision
 
 from common.checkpoint import network_state_dict
 from common.nets.module import gaussian_heatmap_3d, soft_argmax_1d
-from common.nets.resnet import ResNetBackbone, find_imagenet_weights
+from common.nets import resnet
+from common.nets.resnet import ResNetBackbone, find_imagenet_weights, imagenet_url
 from main.model import I2LMeshNet, build_model
 from tools.benchmark import random_batch
 
@@ -204,12 +206,13 @@ def test_lixel_stage_gradients_reach_the_lixel_part_only(hand_net, mano):
 
 
 def _fake_imagenet_file(path: Path) -> dict:
+    """A torchvision-format ImageNet file (torchvision's own ResNet-50 with random weights, ``fc`` included)."""
     torch.manual_seed(5)
-    trunk = ResNetBackbone(50)
-    for p in trunk.parameters():
-        p.data.normal_()
-    state = dict(trunk.state_dict())
-    state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 2048), torch.zeros(1000)
+    state = torchvision.models.resnet50(weights=None).state_dict()
+    for v in state.values():
+        if v.is_floating_point():
+            v.normal_()
+    path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return state
 
@@ -232,12 +235,27 @@ def test_training_init_loads_imagenet_trunks_and_initialises_heads(mano, tmp_pat
     assert conv_x.bias.abs().max() > 0
 
 
-def test_training_without_imagenet_weights_explains_how_to_fix(mano, tmp_path, monkeypatch):
+def test_imagenet_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-0676ba61.pth"
+    weights = _fake_imagenet_file(cached)
+    assert imagenet_url(50) == torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url  # the original's weights
+    trunk = ResNetBackbone(50)
+    assert trunk.load_imagenet_weights() == cached
+    torch.testing.assert_close(trunk.layer4[2].bn3.running_var, weights["layer4.2.bn3.running_var"])
+
+
+def test_training_without_imagenet_weights_offline_explains_how_to_fix(mano, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    # an address that refuses at once: the download is attempted and fails as it does on an offline machine
+    monkeypatch.setattr(resnet, "imagenet_url", lambda resnet_type: "http://127.0.0.1:9/resnet50-0676ba61.pth")
     with pytest.raises(FileNotFoundError) as err:
         find_imagenet_weights(50)
     msg = str(err.value)
-    assert "resnet50-0676ba61.pth" in msg and "--pretrained_backbone" in msg and "--random_init" in msg
+    assert "resnet50-0676ba61.pth" in msg and "http://127.0.0.1:9/resnet50-0676ba61.pth" in msg
+    assert str(tmp_path / "empty" / "hub" / "checkpoints") in msg
+    assert "--pretrained_backbone" in msg and "--random_init" in msg
+    assert not any((tmp_path / "empty" / "hub" / "checkpoints").iterdir())  # nothing half-downloaded is left
     net = build_model(mano, "lixel", "train", random_init=True)  # explicit opt-in works offline
     assert abs(net.pose_backbone.conv1.weight.std().item() - 0.001) < 2e-4
 

@@ -366,3 +366,27 @@ def test_to_input_tensor() -> None:
     assert torch.all(t[0] == 1.0)
     assert t[2, 1, 2].item() == pytest.approx(0.2)
     assert t[1].abs().sum().item() == 0.0
+
+
+def _affine_from_points_f64(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The (2, 3) affine with A @ [p, 1] = q for three point pairs, solved in float64 (no OpenCV)."""
+    lhs = np.concatenate([src.astype(np.float64), np.ones((3, 1))], axis=1)  # (3, 3)
+    return np.linalg.solve(lhs, dst.astype(np.float64)).T
+
+
+@pytest.mark.parametrize("rot", [-30.0, 17.3, 45.0, 89.9])
+def test_rotated_crop_affine_matches_float64_reference(rot):
+    """preprocessing.md §4 step 3: float32 centre and sizes, float64 sin/cos and offsets, one cast per point."""
+    cx, cy, w, h, scale = np.float32(412.37), np.float32(233.91), np.float32(301.7), np.float32(301.7), 1.13
+    theta = np.pi * rot / 180.0
+    sn, cs = np.sin(theta), np.cos(theta)
+    src_w, src_h = float(w) * scale, float(h) * scale
+    half_w, half_h = float(np.float32(src_w * 0.5)), float(np.float32(src_h * 0.5))
+    down = np.array([-half_h * sn, half_h * cs])
+    right = np.array([half_w * cs, half_w * sn])
+    centre = np.array([cx, cy], dtype=np.float64)
+    src = np.stack([centre, centre + down, centre + right]).astype(np.float32)
+    dst = np.array([[128, 128], [128, 256], [256, 128]], dtype=np.float32)
+    img2bb, bb2img = get_affine_transforms(cx, cy, w, h, (256, 256), scale, rot)
+    np.testing.assert_allclose(img2bb, _affine_from_points_f64(src, dst), rtol=1.5e-7, atol=1e-6)  # float32 rounding
+    np.testing.assert_allclose(bb2img, _affine_from_points_f64(dst, src), rtol=1e-6, atol=1e-4)

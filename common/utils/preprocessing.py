@@ -213,11 +213,15 @@ def draw_aug_params(rng: np.random.Generator, is_train: bool, allow_flip: bool =
 # 4. Crop generation
 # --------------------------------------------------------------------------------------------------------------------
 
-def _rotate_2d_f32(vec_x: float, vec_y: float, cs: np.float32, sn: np.float32) -> np.ndarray:
-    """Rotate (vec_x, vec_y) by the angle whose cosine/sine are ``cs``/``sn``; float32 arithmetic."""
+def _rotate_2d(vec_x: float, vec_y: float, cs: np.float64, sn: np.float64) -> np.ndarray:
+    """Rotate the float32 vector (vec_x, vec_y) by the angle whose cosine/sine are the float64 ``cs``/``sn``.
+
+    As the original: the inputs are float32, the products with float64 sin/cos are float64, so the result is float64
+    (preprocessing.md §4 step 3); it is cast to float32 only when stored into the point arrays.
+    """
     vx = np.float32(vec_x)
     vy = np.float32(vec_y)
-    return np.array([vx * cs - vy * sn, vx * sn + vy * cs], dtype=np.float32)
+    return np.array([vx * cs - vy * sn, vx * sn + vy * cs], dtype=np.float64)
 
 
 def get_affine_transforms(
@@ -244,12 +248,13 @@ def get_affine_transforms(
     src_w = box_width * scale
     src_h = box_height * scale
     rot_rad = np.pi * rot / 180.0
-    sn = np.float32(np.sin(rot_rad))
-    cs = np.float32(np.cos(rot_rad))
+    sn = np.float64(np.sin(rot_rad))
+    cs = np.float64(np.cos(rot_rad))
     src_center = np.array([center_x, center_y], dtype=np.float32)
-    src_down = _rotate_2d_f32(0.0, src_h * 0.5, cs, sn)
-    src_right = _rotate_2d_f32(src_w * 0.5, 0.0, cs, sn)
+    src_down = _rotate_2d(0.0, src_h * 0.5, cs, sn)  # float64
+    src_right = _rotate_2d(src_w * 0.5, 0.0, cs, sn)
 
+    # float32 centre + float64 offsets are summed in float64 and cast to float32 once, on assignment
     src = np.zeros((3, 2), dtype=np.float32)
     src[0] = src_center
     src[1] = src_center + src_down
