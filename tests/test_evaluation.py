@@ -17,7 +17,6 @@ from common.utils.evaluation import (
     evaluate_body_sample,
     format_body_results,
     freihand_pred_entry,
-    freihand_scores,
     load_freihand_eval_gt,
     mpjpe,
     mpvpe,
@@ -233,83 +232,7 @@ def test_write_freihand_pred_errors(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_freihand_scores_identical_and_similarity(rng):
-    gt_xyz = [rng.normal(size=(21, 3)) * 0.05 + 0.5 for _ in range(2)]
-    gt_verts = [rng.normal(size=(778, 3)) * 0.05 + 0.5 for _ in range(2)]
-    res = freihand_scores(gt_xyz, gt_verts, gt_xyz, gt_verts)
-    for key in ("pa_mpjpe_mm", "pa_mpvpe_mm", "mpjpe_mm", "mpvpe_mm"):
-        assert res[key] == pytest.approx(0.0, abs=1e-8), key
-    for key in ("f_verts_5mm", "f_verts_15mm", "f_joints_5mm", "f_joints_15mm"):
-        assert res[key] == pytest.approx(1.0), key
-    assert res["num_samples"] == 2
-    # similarity-transformed prediction: aligned errors ~0, unaligned > 0
-    res = freihand_scores([_similarity(x, 0.9, (0.01, 0.02, 0.03)) for x in gt_xyz],
-                          [_similarity(v, 0.9, (0.01, 0.02, 0.03)) for v in gt_verts], gt_xyz, gt_verts)
-    assert res["pa_mpjpe_mm"] == pytest.approx(0.0, abs=1e-6)
-    assert res["pa_mpvpe_mm"] == pytest.approx(0.0, abs=1e-6)
-    assert res["mpjpe_mm"] > 10.0 and res["mpvpe_mm"] > 10.0
-    assert res["f_verts_5mm"] == pytest.approx(1.0)
-
-
-def _identity_alignment_sets(offsets_m):
-    """Prediction {±1·e1, ±2·e2, ±3·e3 (metres), then len(offsets_m) points at the origin} and GT = prediction with
-    the origin points moved by ``offsets_m`` (zero-sum). Because every displaced prediction point is 0 and the offsets
-    sum to 0, Pᵀ(G − P) = 0 and both centroids are 0, so the Procrustes alignment is exactly the identity (R = I,
-    c = 1, t = 0): the aligned prediction equals the prediction and F-scores can be counted by hand."""
-    axes = np.diag([1.0, 2.0, 3.0])
-    base = np.concatenate([axes, -axes])
-    offsets = np.asarray(offsets_m, dtype=float)
-    assert np.allclose(offsets.sum(axis=0), 0.0)
-    pred = np.concatenate([base, np.zeros_like(offsets)])
-    gt = np.concatenate([base, offsets])
-    return pred, gt
-
-
-def test_freihand_scores_hand_computed_f_score():
-    # 8 points: 6 identical, 2 displaced by 10 mm -> at 5 mm P = R = 6/8, F = 0.75; at 15 mm F = 1
-    pred, gt = _identity_alignment_sets([[0.0, 0.0, 0.010], [0.0, 0.0, -0.010]])
-    res = freihand_scores([pred], [pred], [gt], [gt], thresholds_mm=(5, 15))
-    assert res["f_verts_5mm"] == pytest.approx(0.75)
-    assert res["f_verts_15mm"] == pytest.approx(1.0)
-    assert res["f_joints_5mm"] == pytest.approx(0.75)
-    assert res["f_joints_15mm"] == pytest.approx(1.0)
-    # errors in mm: 2 of 8 points off by 10 mm, alignment cannot help
-    assert res["mpvpe_mm"] == pytest.approx(20.0 / 8.0)
-    assert res["pa_mpvpe_mm"] == pytest.approx(20.0 / 8.0)
-    assert res["pa_mpjpe_mm"] == pytest.approx(20.0 / 8.0)
-
-
-def test_freihand_scores_f_score_precision_differs_from_recall():
-    # 9 points: 3 prediction points at the origin, GT at z = +4, +4, -8 mm. At 5 mm every prediction point has a GT
-    # point within 4 mm (P = 9/9), but the GT point at -8 mm has no prediction within 5 mm (R = 8/9):
-    # F = 2·1·(8/9) / (1 + 8/9) = 16/17.
-    pred, gt = _identity_alignment_sets([[0.0, 0.0, 0.004], [0.0, 0.0, 0.004], [0.0, 0.0, -0.008]])
-    res = freihand_scores([pred], [pred], [gt], [gt], thresholds_mm=(5, 15))
-    assert res["f_verts_5mm"] == pytest.approx(16.0 / 17.0)
-    assert res["f_verts_15mm"] == pytest.approx(1.0)
-    assert res["mpvpe_mm"] == pytest.approx(16.0 / 9.0)
-    assert res["pa_mpvpe_mm"] == pytest.approx(16.0 / 9.0)
-    # averaging over samples: this sample and an identical one -> (16/17 + 1) / 2
-    res2 = freihand_scores([pred, gt], [pred, gt], [gt, gt], [gt, gt], thresholds_mm=(5,))
-    assert res2["f_verts_5mm"] == pytest.approx((16.0 / 17.0 + 1.0) / 2.0)
-    assert set(k for k in res2 if k.startswith("f_")) == {"f_verts_5mm", "f_joints_5mm"}
-
-
-def test_freihand_scores_far_prediction_gives_zero_f():
-    # A collinear prediction cannot be aligned onto a metre-sized triangle: every aligned point stays > 15 mm from
-    # every GT point, so P = R = 0 and F is defined as 0.
-    gt = np.diag([1.0, 2.0, 3.0])
-    line = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
-    res = freihand_scores([line], [gt], [gt], [gt])
-    assert res["pa_mpjpe_mm"] > 100.0
-    assert res["f_joints_5mm"] == 0.0 and res["f_joints_15mm"] == 0.0
-    assert res["f_verts_5mm"] == pytest.approx(1.0)
-
-
-def test_freihand_scores_length_mismatch():
-    z = [np.zeros((21, 3))]
-    with pytest.raises(ValueError, match="pred_xyz=1, pred_verts=2"):
-        freihand_scores(z, z * 2, z, z)
+# The FreiHAND scores (official evaluation definitions) are tested in tests/test_freihand_scores.py.
 
 
 def test_load_freihand_eval_gt(tmp_path):

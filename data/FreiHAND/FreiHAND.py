@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from common.utils.evaluation import freihand_pred_entry, freihand_scores, load_freihand_eval_gt, write_freihand_pred
+from common.utils.evaluation import (
+    format_freihand_scores,
+    freihand_pred_entry,
+    freihand_scores,
+    load_freihand_eval_gt,
+    write_freihand_pred,
+)
 from common.utils.targets import CameraParams, ModelParams, PipelineSpec, SampleRecord
 from data.dataset import BaseDataset, register_dataset
 
@@ -79,7 +85,7 @@ class FreiHAND(BaseDataset):
 
     def print_eval_result(self, eval_result: dict[str, list]) -> None:
         """Write ``<result_dir>/pred.json``, print ``Saved at <path>`` and, if the evaluation GT is available locally,
-        the official-style scores."""
+        the official FreiHAND evaluation's scores (``format_freihand_scores``: mean errors in cm, AUCs, F-scores)."""
         joints, meshes = eval_result.get("joint_out", []), eval_result.get("mesh_out", [])
         path = write_freihand_pred(self.result_dir / "pred.json", joints, meshes)
         print(f"Saved at {path}")
@@ -91,6 +97,4 @@ class FreiHAND(BaseDataset):
             print(f"FreiHAND: local ground truth has {len(gt_xyz)} samples but {len(joints)} were predicted; "
                   f"scores skipped")
             return
-        scores = freihand_scores(joints, meshes, gt_xyz, gt_verts)
-        for key, value in scores.items():
-            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+        format_freihand_scores(freihand_scores(joints, meshes, gt_xyz, gt_verts))
