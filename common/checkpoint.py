@@ -1,28 +1,40 @@
-"""Checkpoints in the official format (architecture.md §3.6-§3.8, training.md §6).
+"""Checkpoints in the official format (architecture.md §3.6-§3.8, training.md §6), plus what resume needs.
 
 A snapshot ``snapshot_{epoch}.pth.tar`` is a dict ``{'epoch': int, 'network': state dict with 'module.' prefix,
 'optimizer': Adam state dict}``.  Ours additionally carry the original's ``module.human_model_layer.th_*`` buffers so
-the file has exactly the official key set and loads in the original code.
+the file has exactly the official key set and loads in the original code.  Extra top-level keys for resuming
+(``stage``, iteration, gradient-scaler state, RNG states from :func:`capture_rng_state`, sampler position) may be
+added: the original ignores them.  They must load with ``weights_only=True`` (tensors, ints, floats, bools, strings,
+None, and dicts / lists / tuples of these), which :func:`save_checkpoint` checks.
+
+The rolling mid-epoch file is :func:`mid_epoch_path` (``resume_mid_epoch.pth``): its name does not end in
+``.pth.tar``, because the original's ``--continue`` parses the epoch out of every ``*.pth.tar`` in the folder.
 
 Loading normalises keys (``module.`` stripped), drops ``human_model_layer.*`` buffers (they copy the licensed model
 files, which we read ourselves), and loads strictly: any other missing or unexpected key is an error naming it.
-Files are read with ``torch.load(weights_only=True)`` and written atomically (temporary file + rename).
+Files are read with ``torch.load(weights_only=True)`` and written atomically (temporary file + rename, mode
+``0o666 & ~umask``) from CPU copies taken when the payload is built (:func:`checkpoint_payload`), so the write may
+run in another thread while training continues.
 """
 from __future__ import annotations
 
-import os
+import random
 import re
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 from torch import nn
+
+from common.utils.io import atomic_write
 
 PREFIX = "module."
 HUMAN_MODEL_PREFIX = "human_model_layer."
 SNAPSHOT_RE = re.compile(r"^snapshot_(\d+)\.pth\.tar$")
+OFFICIAL_KEYS = ("epoch", "network", "optimizer")
+MID_EPOCH_NAME = "resume_mid_epoch.pth"  # must not end in .pth.tar (see the module docstring)
 
 
 class CheckpointError(RuntimeError):
@@ -31,6 +43,12 @@ class CheckpointError(RuntimeError):
 
 def snapshot_path(model_dir: str | Path, epoch: int) -> Path:
     return Path(model_dir) / f"snapshot_{epoch}.pth.tar"
+
+
+def mid_epoch_path(model_dir: str | Path) -> Path:
+    """The rolling mid-epoch resume file ``<model_dir>/resume_mid_epoch.pth`` (ignored by the original's
+    ``--continue`` and by :func:`find_latest_snapshot`)."""
+    return Path(model_dir) / MID_EPOCH_NAME
 
 
 def find_latest_snapshot(model_dir: str | Path) -> Path | None:
@@ -43,57 +61,105 @@ def find_latest_snapshot(model_dir: str | Path) -> Path | None:
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The network inside ``nn.DataParallel`` / ``DistributedDataParallel`` (or ``model`` itself)."""
-    while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        model = model.module
-    return model
+    """The network inside any nesting of ``nn.DataParallel``, ``DistributedDataParallel`` and ``torch.compile``'s
+    ``OptimizedModule`` (which holds it as ``_orig_mod``), or ``model`` itself."""
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            model = model._orig_mod
+        else:
+            return model
 
 
 def network_state_dict(model: nn.Module) -> "OrderedDict[str, torch.Tensor]":
-    """The model's weights in the official layout: ``module.``-prefixed keys, human-model buffers last."""
+    """A CPU copy of the model's weights in the official layout: ``module.``-prefixed keys, human-model buffers
+    last.  The tensors share no memory with the model (safe to write while training goes on)."""
     model = unwrap(model)
-    state = OrderedDict((PREFIX + k, v.detach().cpu()) for k, v in model.state_dict().items())
+    state = OrderedDict((PREFIX + k, _cpu_clone(v)) for k, v in model.state_dict().items())
     human_model = getattr(model, "human_model", None)
     if human_model is not None:
         for name, buf in human_model.checkpoint_buffers().items():
-            state[PREFIX + HUMAN_MODEL_PREFIX + name] = buf
+            state[PREFIX + HUMAN_MODEL_PREFIX + name] = _cpu_clone(buf)
     return state
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int) -> Path:
-    """Write ``{'epoch', 'network', 'optimizer'}`` atomically to ``path`` (``optimizer`` None stores ``{}``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def optimizer_state_dict(optimizer: torch.optim.Optimizer | None) -> dict[str, Any]:
+    """A CPU copy of ``optimizer.state_dict()`` (``{}`` for None); ``load_state_dict`` moves the state back to the
+    parameters' device."""
+    return _cpu_copy(optimizer.state_dict()) if optimizer is not None else {}
+
+
+def _cpu_clone(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().to("cpu", copy=True)
+
+
+def _cpu_copy(obj: Any) -> Any:
+    """``obj`` with every tensor replaced by a CPU clone (dicts, lists and tuples are rebuilt)."""
+    if isinstance(obj, torch.Tensor):
+        return _cpu_clone(obj)
+    if isinstance(obj, OrderedDict):
+        return OrderedDict((k, _cpu_copy(v)) for k, v in obj.items())
+    if isinstance(obj, dict):
+        return {k: _cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cpu_copy(v) for v in obj)
+    return obj
+
+
+def check_weights_only_safe(value: Any, where: str = "value") -> None:
+    """Raise ``TypeError`` naming the entry (e.g. ``extra['rng']['numpy']``) when ``value`` holds anything that
+    ``torch.load(weights_only=True)`` refuses or that is not plain data: allowed are tensors, ``int``, ``float``,
+    ``bool``, ``str``, ``None`` (exact types: NumPy scalars are refused) and dicts (str / int keys), lists and
+    tuples of these."""
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (int, float, bool, str):
+        return
+    if type(value) in (dict, OrderedDict):
+        for key, item in value.items():
+            if type(key) not in (str, int):
+                raise TypeError(f"{where}: key {key!r} of type {type(key).__name__}; use str or int keys")
+            check_weights_only_safe(item, f"{where}[{key!r}]")
+        return
+    if type(value) in (list, tuple):
+        for i, item in enumerate(value):
+            check_weights_only_safe(item, f"{where}[{i}]")
+        return
+    raise TypeError(f"{where}: {type(value).__module__}.{type(value).__qualname__} cannot be loaded with "
+                    "weights_only=True; store it as a tensor (torch.as_tensor), int, float, bool or str")
+
+
+def checkpoint_payload(model: nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
+                       extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``{'epoch', 'network', 'optimizer', **extra}`` built from CPU copies (see :func:`save_checkpoint`)."""
     payload: dict[str, Any] = {
         "epoch": int(epoch),
         "network": network_state_dict(model),
-        "optimizer": optimizer.state_dict() if optimizer is not None else {},
+        "optimizer": optimizer_state_dict(optimizer),
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    check_weights_only_safe(payload["optimizer"], "optimizer state")  # e.g. a NumPy float set as lr
+    for key, value in (extra or {}).items():
+        if type(key) is not str:
+            raise TypeError(f"extra: key {key!r} is not a str")
+        if key in OFFICIAL_KEYS:
+            raise ValueError(f"extra[{key!r}]: {list(OFFICIAL_KEYS)} are the official keys, written from the "
+                             "model, optimizer and epoch arguments; choose another name")
+        check_weights_only_safe(value, f"extra[{key!r}]")
+        payload[key] = _cpu_copy(value)
+    return payload
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def save_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None, epoch: int,
+                    extra: Mapping[str, Any] | None = None) -> Path:
+    """Write ``{'epoch', 'network', 'optimizer', **extra}`` atomically to ``path`` (``optimizer`` None stores
+    ``{}``).  ``extra``: resume metadata with str keys other than the official ones, checked with
+    :func:`check_weights_only_safe` (``TypeError`` / ``ValueError`` naming the entry)."""
+    return write_checkpoint(path, checkpoint_payload(model, optimizer, epoch, extra))
+
+
+def write_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> Path:
+    """Write a payload from :func:`checkpoint_payload` atomically (:func:`common.utils.io.atomic_write`: temporary
+    file, fsync, rename, mode ``0o666 & ~umask``).  An interrupted write leaves the previous ``path`` intact."""
+    return atomic_write(path, lambda f: torch.save(dict(payload), f))
 
 
 def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
@@ -146,3 +212,48 @@ def load_network(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
                      "--trainset_2d --testset FreiHAND; check --resnet_type too)")
         raise CheckpointError("\n".join(lines))
     model.load_state_dict(state, strict=True)
+
+
+# ----- random number generator states ---------------------------------------------------------------------------
+
+def capture_rng_state() -> dict[str, Any]:
+    """The global RNG states as weights_only-safe data: ``torch`` (CPU, uint8 tensor), ``cuda`` (one uint8 tensor per
+    visible device; empty without CUDA), ``numpy`` (the legacy global MT19937: key int64 (624,), pos, has_gauss,
+    gauss float64 scalar tensor) and ``python`` (``random``: version, state int64 (625,), has_gauss_next,
+    gauss_next float64 scalar tensor)."""
+    np_state = np.random.get_state(legacy=False)
+    if np_state["bit_generator"] != "MT19937":
+        raise RuntimeError(f"numpy's global generator is {np_state['bit_generator']}, expected MT19937")
+    version, py_state, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {"key": torch.as_tensor(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": torch.tensor(float(np_state["gauss"]), dtype=torch.float64)},
+        "python": {"version": int(version), "state": torch.tensor(py_state, dtype=torch.int64),
+                   "has_gauss_next": int(gauss_next is not None),
+                   "gauss_next": torch.tensor(0.0 if gauss_next is None else gauss_next, dtype=torch.float64)},
+    }
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`capture_rng_state` returned (also after a save / ``weights_only`` load).
+
+    CUDA states are restored for the devices present both in ``state`` and on this machine.  Raises
+    ``ValueError`` naming the missing key for an incomplete dict.
+    """
+    missing = [k for k in ("torch", "cuda", "numpy", "python") if k not in state]
+    if missing:
+        raise ValueError(f"RNG state: missing key(s) {missing}; expected the dict of capture_rng_state()")
+    torch.set_rng_state(state["torch"].to("cpu", torch.uint8))
+    if torch.cuda.is_available():
+        for index, cuda_state in enumerate(list(state["cuda"])[:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state.to("cpu", torch.uint8), index)
+    np_state = state["numpy"]
+    np.random.set_state({"bit_generator": "MT19937",
+                         "state": {"key": np_state["key"].numpy().astype(np.uint32), "pos": int(np_state["pos"])},
+                         "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])})
+    py_state = state["python"]
+    gauss_next = float(py_state["gauss_next"]) if py_state["has_gauss_next"] else None
+    random.setstate((int(py_state["version"]), tuple(int(v) for v in py_state["state"].tolist()), gauss_next))

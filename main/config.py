@@ -11,8 +11,19 @@ Derived defaults follow the original (spec/training.md §1):
   explicitly: like the original's config file, ``--lr_dec_epoch`` / ``--end_epoch`` describe the lixel-stage
   schedule, so both stages are launched with the same flags).
 
-Any other value given explicitly (keyword or CLI flag) wins over the derived default.  ``Config.replace`` copies
-without re-deriving anything; build a config for another stage or dataset list with :func:`make_config`.
+Any other value given explicitly (keyword or CLI flag) wins over the derived default.
+
+A config cannot drift from what it derives from: it remembers the values it was built from (``overrides``), and
+``cfg.replace(**changes)`` is ``make_config(**overrides, **changes)``, so ``make_config().replace(stage="param")``
+has the param-stage schedule and ``replace(trainset_3d=["FreiHAND"], trainset_2d=[], testset="FreiHAND")`` the hand
+settings.  Values given to ``replace`` mean what the flags mean (``end_epoch`` / ``lr_dec_epoch`` in lixel-stage
+epochs).  Every construction is validated: mixed body/hand datasets and shapes other than the network's
+(256 x 256 crop -> 64^3 heat maps) are refused naming the flag, and a ``Config(...)`` or ``dataclasses.replace``
+whose derived fields disagree with its stage/datasets is refused (use :func:`make_config` / ``cfg.replace``).
+
+Batch sizes are per process: each training process (one GPU under DDP, or the CPU) loads ``train_batch_size``
+samples per iteration, so the global batch is ``train_batch_size x world size``, which equals the original's
+``train_batch_size x num_gpus`` when one process runs per ``--gpu`` id.
 """
 from __future__ import annotations
 
@@ -20,7 +31,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 
@@ -30,11 +41,19 @@ TESTSETS = ("Human36M", "MSCOCO", "PW3D", "FreiHAND")
 STAGES = ("lixel", "param")
 RESNET_TYPES = (50, 101, 152)
 PARAM_STAGE_EPOCH_SHIFT = 5
+AMP_CHOICES = ("fp32", "bf16", "fp16")
+# the network maps a 256 x 256 crop to 64 x 64 x 64 heat maps; its layer sizes and the official weights fix both
+SUPPORTED_INPUT_IMG_SHAPE = (256, 256)
+SUPPORTED_OUTPUT_HM_SHAPE = (64, 64, 64)
 
 
 @dataclass(frozen=True)
 class Config:
-    """All settings of a run.  Units: ``bbox_3d_size`` in metres, shapes as (height, width) / (D, H, W)."""
+    """All settings of a run.  Units: ``bbox_3d_size`` in metres, shapes as (height, width) / (D, H, W).
+
+    Build with :func:`make_config`, :func:`config_from_args` or :meth:`replace` (they derive the variant- and
+    stage-dependent values); the constructor only validates.
+    """
 
     # datasets
     trainset_3d: tuple[str, ...] = ("Human36M", "MuCo")
@@ -52,24 +71,42 @@ class Config:
     lr_dec_factor: float = 10.0
     lr_dec_epoch: tuple[int, ...] = (10, 12)
     end_epoch: int = 13
-    train_batch_size: int = 16
+    train_batch_size: int = 16  # per process (per GPU), as the original's per-GPU batch
     normal_loss_weight: float = 0.1
     use_joint_orig_loss: bool = True
     # testing
-    test_batch_size: int = 16
+    test_batch_size: int = 16  # per process (per GPU)
     use_gt_info: bool = False
     # system
-    num_thread: int = 30
+    # loader workers per process; None: this machine's cores shared by its processes, at most 30 (the original's 30)
+    num_thread: int | None = None
     gpu_ids: tuple[int, ...] = ()
     continue_train: bool = False
     seed: int = 0
     pretrained_backbone: str | None = None
     random_init: bool = False
+    amp: str = "fp32"  # mixed precision: fp32 (the original), bf16 or fp16 (autocast; fp16 adds a gradient scaler)
+    compile: bool = False  # torch.compile the network
+    save_every_min: float = 0.0  # > 0: also write a rolling mid-epoch resume file every that many minutes
     # directories
     root_dir: Path = ROOT_DIR
     data_dir: Path = ROOT_DIR / "data"
     output_dir: Path = ROOT_DIR / "output"
     human_model_dir: Path = ROOT_DIR / "common" / "utils" / "human_model_files"
+    # the normalised keyword arguments this config was built from (what ``replace`` re-derives from)
+    overrides: tuple[tuple[str, Any], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        validate(self)
+        expected = _resolve(dict(self.overrides))
+        stale = [f"{f.name}={getattr(self, f.name)!r} (expected {expected.get(f.name, f.default)!r})"
+                 for f in dataclasses.fields(self)
+                 if f.name != "overrides" and getattr(self, f.name) != expected.get(f.name, f.default)]
+        if stale:
+            raise ValueError(
+                f"Config fields disagree with the settings they derive from (stage {self.stage!r}, the datasets, "
+                f"the values given): {stale}; build configs with make_config(...), config_from_args(...) or "
+                "cfg.replace(...), which derive them, not with Config(...) or dataclasses.replace")
 
     # ----- derived values -------------------------------------------------------------------
     @property
@@ -95,6 +132,8 @@ class Config:
 
     @property
     def num_gpus(self) -> int:
+        """The number of ``--gpu`` ids (1 when none: a CPU run).  Not the DDP world size, which comes from
+        ``torch.distributed`` (e.g. ``torchrun``); batch sizes are per process, not multiplied by this."""
         return max(1, len(self.gpu_ids))
 
     def make_dirs(self) -> None:
@@ -103,8 +142,12 @@ class Config:
             d.mkdir(parents=True, exist_ok=True)
 
     def replace(self, **changes: Any) -> "Config":
-        """A copy with some fields changed (no derived default is recomputed)."""
-        return dataclasses.replace(self, **changes)
+        """``make_config(**self.overrides, **changes)``: the derived defaults (variant, stage schedule) are derived
+        again and the result validated.  ``end_epoch`` / ``lr_dec_epoch`` are lixel-stage epochs, like the flags
+        (so on a param-stage config ``replace(end_epoch=13)`` gives ``end_epoch == 18``)."""
+        if "overrides" in changes:
+            raise ValueError("Config.replace: 'overrides' is not a setting; pass the settings to change")
+        return make_config(**{**dict(self.overrides), **changes})
 
 
 def uses_freihand(trainset_3d: Sequence[str], trainset_2d: Sequence[str], testset: str) -> bool:
@@ -133,7 +176,13 @@ def make_config(**overrides: Any) -> Config:
     Variant- and stage-dependent defaults (``bbox_3d_size``, ``lr_dec_epoch``, ``end_epoch``) are derived unless
     given explicitly.  Raises ``ValueError`` naming the field for unknown names or invalid values.
     """
-    names = {f.name for f in dataclasses.fields(Config)}
+    values = _normalize(overrides)
+    return Config(**_resolve(values), overrides=tuple(sorted(values.items())))
+
+
+def _normalize(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the names and convert sequences to tuples and folders to ``Path``."""
+    names = {f.name for f in dataclasses.fields(Config)} - {"overrides"}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown config field(s) {unknown}; known fields: {sorted(names)}")
@@ -147,11 +196,18 @@ def make_config(**overrides: Any) -> Config:
     for key in ("input_img_shape", "output_hm_shape"):
         if key in values:
             values[key] = tuple(int(v) for v in values[key])
-    base = Config()
-    trainset_3d = values.get("trainset_3d", base.trainset_3d)
-    trainset_2d = values.get("trainset_2d", base.trainset_2d)
-    testset = values.get("testset", base.testset)
-    stage = values.get("stage", base.stage)
+    return values
+
+
+def _resolve(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The field values of the config built from normalised ``overrides``: the given values plus the derived ones
+    (fields absent from the result keep their class defaults)."""
+    values = dict(overrides)
+    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
+    trainset_3d = values.get("trainset_3d", defaults["trainset_3d"])
+    trainset_2d = values.get("trainset_2d", defaults["trainset_2d"])
+    testset = values.get("testset", defaults["testset"])
+    stage = values.get("stage", defaults["stage"])
     hand = uses_freihand(trainset_3d, trainset_2d, testset)
     values.setdefault("bbox_3d_size", 0.3 if hand else 2.0)
     # The schedule is given as in the original's config (lixel-stage epochs); the param stage shifts it by 5,
@@ -164,9 +220,7 @@ def make_config(**overrides: Any) -> Config:
         values.setdefault("data_dir", root / "data")
         values.setdefault("output_dir", root / "output")
         values.setdefault("human_model_dir", root / "common" / "utils" / "human_model_files")
-    cfg = Config(**values)
-    validate(cfg)
-    return cfg
+    return values
 
 
 def validate(cfg: Config) -> None:
@@ -191,12 +245,30 @@ def validate(cfg: Config) -> None:
             "the hand (MANO) variant is selected because FreiHAND is configured, but body datasets are configured "
             f"too (trainset_3d={list(cfg.trainset_3d)}, trainset_2d={list(cfg.trainset_2d)}); use FreiHAND alone"
         )
+    if cfg.is_hand and cfg.testset != "FreiHAND":
+        raise ValueError(
+            f"--testset {cfg.testset} is a body (SMPL) dataset, but --trainset_3d {' '.join(cfg.trainset_3d)} selects "
+            "the hand (MANO) variant; use --testset FreiHAND for the hand, or body training sets for the body")
+    if tuple(cfg.input_img_shape) != SUPPORTED_INPUT_IMG_SHAPE:
+        raise ValueError(
+            f"--input_img_shape {' '.join(map(str, cfg.input_img_shape))}: not supported; the network (and the "
+            f"official weights) take a {SUPPORTED_INPUT_IMG_SHAPE[0]} x {SUPPORTED_INPUT_IMG_SHAPE[1]} crop; "
+            "leave the flag out")
+    if tuple(cfg.output_hm_shape) != SUPPORTED_OUTPUT_HM_SHAPE:
+        raise ValueError(
+            f"--output_hm_shape {' '.join(map(str, cfg.output_hm_shape))}: not supported; the network (and the "
+            f"official weights) produce {' x '.join(map(str, SUPPORTED_OUTPUT_HM_SHAPE))} heat maps; "
+            "leave the flag out")
     if cfg.resnet_type not in RESNET_TYPES:
         raise ValueError(f"--resnet_type {cfg.resnet_type}: choose one of {list(RESNET_TYPES)}")
     if cfg.train_batch_size < 1 or cfg.test_batch_size < 1:
         raise ValueError("--train_batch_size and --test_batch_size must be >= 1")
-    if cfg.num_thread < 0:
+    if cfg.num_thread is not None and cfg.num_thread < 0:
         raise ValueError("--num_thread must be >= 0")
+    if cfg.amp not in AMP_CHOICES:
+        raise ValueError(f"--amp {cfg.amp!r}: choose one of {list(AMP_CHOICES)}")
+    if not cfg.save_every_min >= 0:
+        raise ValueError(f"--save_every_min {cfg.save_every_min}: must be >= 0 (0 turns the mid-epoch file off)")
     if list(cfg.lr_dec_epoch) != sorted(cfg.lr_dec_epoch):
         raise ValueError(f"--lr_dec_epoch {list(cfg.lr_dec_epoch)}: epochs must be in increasing order")
 
@@ -215,7 +287,7 @@ def _str2bool(text: str) -> bool:
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one optional ``--<field>`` flag per :class:`Config` field (defaults stay derived when omitted)."""
     group = parser.add_argument_group("config overrides (defaults: the original release)")
-    skip = {"gpu_ids", "stage", "continue_train", "root_dir"}
+    skip = {"gpu_ids", "stage", "continue_train", "root_dir", "overrides"}
     for f in dataclasses.fields(Config):
         if f.name in skip:
             continue
@@ -234,6 +306,13 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         elif f.name == "end_epoch":
             group.add_argument(flag, type=int, default=None,
                                help="number of lixel-stage epochs (+5 in the param stage; default 13, hand 25)")
+        elif f.name == "amp":
+            group.add_argument(flag, choices=AMP_CHOICES, default=None,
+                               help="mixed precision: bf16 / fp16 autocast (fp16 with a gradient scaler); default fp32")
+        elif f.name == "num_thread":
+            group.add_argument(flag, type=int, default=None,
+                               help="data loader workers per process (default: the cores shared by the processes "
+                                    "of this machine, at most 30)")
         elif f.type in ("int", int):
             group.add_argument(flag, type=int, default=None, help=default_text)
         elif f.type in ("float", float):
@@ -244,7 +323,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
     """Build a :class:`Config` from parsed CLI arguments (only flags that were given override defaults)."""
-    names = {f.name for f in dataclasses.fields(Config)}
+    names = {f.name for f in dataclasses.fields(Config)} - {"overrides"}
     overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if getattr(args, "gpu", None):
         overrides["gpu_ids"] = parse_gpu_ids(args.gpu)

@@ -1,5 +1,6 @@
 """Config: the original's defaults, derived variant/stage values, CLI overrides, validation."""
 import argparse
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ def test_body_defaults_match_the_original():
     assert cfg.bbox_3d_size == 2 and cfg.sigma == 2.5
     assert cfg.lr == 1e-4 and cfg.lr_dec_factor == 10 and cfg.lr_dec_epoch == (10, 12) and cfg.end_epoch == 13
     assert cfg.train_batch_size == 16 and cfg.test_batch_size == 16 and cfg.normal_loss_weight == 0.1
-    assert cfg.resnet_type == 50 and cfg.stage == "lixel" and not cfg.use_gt_info and cfg.num_thread == 30
+    assert cfg.resnet_type == 50 and cfg.stage == "lixel" and not cfg.use_gt_info and cfg.num_thread is None and cfg.amp == "fp32"
     assert cfg.model_dir == ROOT_DIR / "output" / "model_dump"
     assert cfg.log_dir == ROOT_DIR / "output" / "log" and cfg.result_dir == ROOT_DIR / "output" / "result"
 
@@ -74,6 +75,12 @@ def test_gpu_id_parsing_errors_name_the_flag(bad):
     ({"testset": "3DPW"}, "--testset"),
     ({"resnet_type": 34}, "--resnet_type"),
     ({"testset": "FreiHAND"}, "--testset FreiHAND"),
+    ({"trainset_3d": ["FreiHAND"], "trainset_2d": [], "testset": "PW3D"}, "--testset PW3D is a body"),
+    ({"trainset_3d": ["FreiHAND", "Human36M"], "trainset_2d": [], "testset": "FreiHAND"}, "--testset FreiHAND"),
+    ({"trainset_3d": ["FreiHAND"], "trainset_2d": ["MSCOCO"], "testset": "Human36M"}, "body datasets"),
+    ({"input_img_shape": (128, 128)}, "--input_img_shape 128 128"),
+    ({"input_img_shape": (256, 192)}, "--input_img_shape 256 192"),
+    ({"output_hm_shape": (32, 32, 32)}, "--output_hm_shape 32 32 32"),
 ])
 def test_invalid_values_raise_naming_the_flag(overrides, flag):
     with pytest.raises(ValueError, match=flag):
@@ -93,13 +100,64 @@ def test_cli_overrides_every_field_and_keeps_derived_defaults():
     add_config_arguments(parser)
     args = parser.parse_args(["--gpu", "0-1", "--stage", "param", "--continue", "--trainset_3d", "Human36M",
                               "--trainset_2d", "--testset", "Human36M", "--lr", "5e-5", "--use_gt_info",
-                              "--train_batch_size", "8", "--output_dir", "/tmp/x", "--input_img_shape", "128", "128"])
+                              "--train_batch_size", "8", "--output_dir", "/tmp/x", "--input_img_shape", "256", "256"])
     cfg = config_from_args(args)
     assert cfg.gpu_ids == (0, 1) and cfg.num_gpus == 2 and cfg.stage == "param" and cfg.continue_train
     assert cfg.trainset_3d == ("Human36M",) and cfg.trainset_2d == () and cfg.testset == "Human36M"
     assert cfg.lr == 5e-5 and cfg.use_gt_info is True and cfg.train_batch_size == 8
-    assert cfg.output_dir == Path("/tmp/x") and cfg.input_img_shape == (128, 128)
+    assert cfg.output_dir == Path("/tmp/x") and cfg.input_img_shape == (256, 256)
     assert cfg.end_epoch == 18 and cfg.lr_dec_epoch == (15, 17)
     flags = {a.dest for a in parser._actions}
     from dataclasses import fields
-    assert {f.name for f in fields(Config)} - {"gpu_ids", "root_dir"} <= flags
+    assert {f.name for f in fields(Config)} - {"gpu_ids", "root_dir", "overrides"} <= flags
+
+    assert "overrides" not in flags  # bookkeeping, not a setting
+
+
+HAND = {"trainset_3d": ["FreiHAND"], "trainset_2d": [], "testset": "FreiHAND"}
+
+
+@pytest.mark.parametrize("first, changes", [
+    ({}, {"stage": "param"}),
+    ({"stage": "param"}, {"stage": "lixel"}),
+    ({"end_epoch": 3, "lr_dec_epoch": [1], "lr": 5e-5, "gpu_ids": [0, 1]}, {"stage": "param"}),
+    ({}, HAND),
+    (HAND, {"trainset_3d": ["Human36M"], "trainset_2d": ["MSCOCO"], "testset": "Human36M", "stage": "param"}),
+    ({"bbox_3d_size": 1.0}, HAND),
+])
+def test_replace_rederives_like_make_config(first, changes):
+    cfg = make_config(**first).replace(**changes)
+    assert cfg == make_config(**{**first, **changes})
+    assert cfg.replace() == cfg and cfg.replace(lr=cfg.lr) == cfg
+
+
+def test_replace_switches_stage_and_variant_with_their_schedules():
+    lixel = make_config(lr=5e-5)
+    param = lixel.replace(stage="param")  # a one-process lixel-then-param run must get the param schedule
+    assert (param.end_epoch, param.lr_dec_epoch, param.lr) == (18, (15, 17), 5e-5)
+    assert param.replace(stage="lixel") == lixel
+    hand = lixel.replace(**HAND)
+    assert hand.is_hand and (hand.bbox_3d_size, hand.end_epoch, hand.lr_dec_epoch) == (0.3, 25, (17, 21))
+    with pytest.raises(ValueError, match="--testset FreiHAND requires --trainset_3d FreiHAND"):
+        lixel.replace(testset="FreiHAND")  # would be a hand network with body settings
+    with pytest.raises(ValueError, match="--stage 'mesh'"):
+        lixel.replace(stage="mesh")
+
+
+def test_configs_that_bypass_the_derivation_are_refused():
+    cfg = make_config()
+    with pytest.raises(ValueError, match=r"stage='param' \(expected 'lixel'\).*make_config"):
+        Config(stage="param", end_epoch=18, lr_dec_epoch=(15, 17))  # would lose its stage on the next replace
+    with pytest.raises(ValueError, match=r"lr=0.001 \(expected 0.0001\)"):
+        Config(lr=1e-3)
+    with pytest.raises(ValueError, match=r"stage='param'.*cfg.replace"):
+        dataclasses.replace(cfg, stage="param")
+    with pytest.raises(ValueError, match="--input_img_shape 128 128"):
+        dataclasses.replace(cfg, input_img_shape=(128, 128))
+    assert Config() == cfg  # the defaults are consistent
+
+
+def test_num_gpus_counts_gpu_ids_and_batches_are_per_process():
+    assert make_config().num_gpus == 1  # CPU run
+    assert make_config(gpu_ids=[0, 2, 5]).num_gpus == 3
+    assert make_config(gpu_ids=parse_gpu_ids("0-3"), train_batch_size=8).train_batch_size == 8  # not x num_gpus
