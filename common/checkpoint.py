@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -35,6 +36,10 @@ HUMAN_MODEL_PREFIX = "human_model_layer."
 SNAPSHOT_RE = re.compile(r"^snapshot_(\d+)\.pth\.tar$")
 OFFICIAL_KEYS = ("epoch", "network", "optimizer")
 MID_EPOCH_NAME = "resume_mid_epoch.pth"  # must not end in .pth.tar (see the module docstring)
+BODY_VERTS, HAND_VERTS = 6890, 778  # mesh_net outputs of the SMPL body / MANO hand variants
+VARIANT_NAMES = {False: "body (SMPL)", True: "hand (MANO)"}
+VARIANT_BY_VERTS = {BODY_VERTS: False, HAND_VERTS: True}  # vertex count -> is_hand
+MESH_NET_KEY = "mesh_net.conv_x.0.bias"  # (V,): one output per mesh vertex
 
 
 class CheckpointError(RuntimeError):
@@ -188,6 +193,49 @@ def normalize_state_dict(state: Mapping[str, torch.Tensor]) -> "OrderedDict[str,
     return out
 
 
+# ----- what a snapshot holds ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a snapshot says about itself: variant, ResNet depth, training stage (None: unknown) and its source."""
+
+    is_hand: bool
+    resnet_type: int
+    stage: str | None
+    stage_source: str
+    has_param_regressor: bool
+
+
+def _mesh_vertex_count(state: Mapping[str, torch.Tensor]) -> int:
+    """Vertices of the network in a normalised state dict (-1 when it has no mesh_net)."""
+    return int(state[MESH_NET_KEY].shape[0]) if MESH_NET_KEY in state else -1
+
+
+def inspect_checkpoint(ckpt: dict, path: str | Path) -> CheckpointInfo:
+    """What ``ckpt`` (a loaded snapshot dict) says about itself, for ``path`` in messages.
+
+    Variant from the mesh_net output channels (6890 SMPL / 778 MANO), ResNet depth from the layer3 block count,
+    stage from a ``stage`` entry or else from the optimizer state (a param-stage optimizer holds exactly the
+    param_regressor parameters, architecture.md §7); an empty optimizer leaves the stage unknown."""
+    state = normalize_state_dict(ckpt["network"])
+    verts = _mesh_vertex_count(state)
+    if verts not in VARIANT_BY_VERTS:
+        raise CheckpointError(f"{path}: not an I2L-MeshNet body or hand snapshot ('{MESH_NET_KEY}' has {verts} "
+                              f"entries, expected {BODY_VERTS} for SMPL or {HAND_VERTS} for MANO)")
+    blocks = {k.split(".")[2] for k in state if k.startswith("pose_backbone.layer3.")}
+    resnet_type = {6: 50, 23: 101, 36: 152}.get(len(blocks), 50)
+    reg_params = [k for k in state if k.startswith("param_regressor.")
+                  and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    stage, source = ckpt.get("stage"), "its 'stage' entry"
+    if stage not in ("lixel", "param"):
+        groups = (ckpt.get("optimizer") or {}).get("param_groups", [])
+        count = sum(len(g.get("params", [])) for g in groups)
+        stage, source = (None, "unknown") if count == 0 else \
+            ("param" if count == len(reg_params) else "lixel", "its optimizer state")
+    return CheckpointInfo(is_hand=verts == HAND_VERTS, resnet_type=resnet_type, stage=stage, stage_source=source,
+                          has_param_regressor=bool(reg_params))
+
+
 def load_network(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Load an official or own network state dict strictly after :func:`normalize_state_dict`.
 
@@ -208,6 +256,14 @@ def load_network(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
             lines.append(f"  unexpected keys ({len(unexpected)}): {unexpected}")
         if mismatched:
             lines.append(f"  shape mismatches ({len(mismatched)}): {mismatched}")
+        file_verts = _mesh_vertex_count(state)
+        model_verts = _mesh_vertex_count(own)
+        if file_verts in VARIANT_BY_VERTS and model_verts in VARIANT_BY_VERTS and file_verts != model_verts:
+            file_hand = file_verts == HAND_VERTS
+            fix = ("--trainset_3d FreiHAND --trainset_2d --testset FreiHAND" if file_hand else
+                   "body datasets (e.g. the defaults: no FreiHAND in --trainset_3d / --testset)")
+            raise CheckpointError(f"{source} holds the {VARIANT_NAMES[file_hand]} network, but the config builds the "
+                                  f"{VARIANT_NAMES[not file_hand]} one; run with {fix}")
         lines.append("  (a body checkpoint needs a body config and a hand checkpoint --trainset_3d FreiHAND "
                      "--trainset_2d --testset FreiHAND; check --resnet_type too)")
         raise CheckpointError("\n".join(lines))

@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from common.checkpoint import CheckpointError, load_checkpoint_file, load_network, normalize_state_dict
+from common.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint, load_checkpoint_file, load_network
 from common.utils.human_models import build_human_model
 from common.utils.io import atomic_write_bytes
 from common.utils.model_files import ModelFileError
@@ -47,7 +47,6 @@ __all__ = ["DEMO_DIR", "VIRTUAL_FOCAL", "DemoError", "CheckpointInfo", "Person",
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo"
 VIRTUAL_FOCAL = (1500.0, 1500.0)  # the original's virtual camera, pixels
 REAL_BOX_SIDE_M = {False: 2.0, True: 0.3}  # RootNet's 3D box side: 2 m x 2 m body, 0.3 m x 0.3 m hand
-BODY_VERTS, HAND_VERTS = 6890, 778
 
 
 class DemoError(RuntimeError):
@@ -89,41 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----- checkpoint ------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """What a snapshot says about itself: variant, ResNet depth, training stage (None: unknown) and its source."""
-
-    is_hand: bool
-    resnet_type: int
-    stage: str | None
-    stage_source: str
-    has_param_regressor: bool
-
-
-def inspect_checkpoint(ckpt: dict, path: str | Path) -> CheckpointInfo:
-    """Variant from the mesh_net output channels (6890 SMPL / 778 MANO), ResNet depth from the layer3 block count,
-    stage from a ``stage`` entry or else from the optimizer state (a param-stage optimizer holds exactly the
-    param_regressor parameters, architecture.md §7); an empty optimizer leaves the stage unknown."""
-    state = normalize_state_dict(ckpt["network"])
-    key = "mesh_net.conv_x.0.bias"
-    verts = int(state[key].shape[0]) if key in state else -1
-    if verts not in (BODY_VERTS, HAND_VERTS):
-        raise DemoError(f"{path}: not an I2L-MeshNet body or hand snapshot ('{key}' has {verts} entries, expected "
-                        f"{BODY_VERTS} for SMPL or {HAND_VERTS} for MANO)")
-    blocks = {k.split(".")[2] for k in state if k.startswith("pose_backbone.layer3.")}
-    resnet_type = {6: 50, 23: 101, 36: 152}.get(len(blocks), 50)
-    reg_params = [k for k in state if k.startswith("param_regressor.")
-                  and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
-    stage, source = ckpt.get("stage"), "its 'stage' entry"
-    if stage not in ("lixel", "param"):
-        groups = (ckpt.get("optimizer") or {}).get("param_groups", [])
-        count = sum(len(g.get("params", [])) for g in groups)
-        stage, source = (None, "unknown") if count == 0 else \
-            ("param" if count == len(reg_params) else "lixel", "its optimizer state")
-    return CheckpointInfo(is_hand=verts == HAND_VERTS, resnet_type=resnet_type, stage=stage, stage_source=source,
-                          has_param_regressor=bool(reg_params))
-
 
 def _check_stage(info: CheckpointInfo, stage: str, path: Path) -> None:
     if stage != "param":

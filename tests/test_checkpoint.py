@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from common.checkpoint import (CheckpointError, capture_rng_state, checkpoint_payload, find_latest_snapshot,
-                               load_checkpoint_file, load_network, mid_epoch_path, network_state_dict,
-                               restore_rng_state, save_checkpoint, snapshot_path, unwrap)
+                               inspect_checkpoint, load_checkpoint_file, load_network, mid_epoch_path,
+                               network_state_dict, restore_rng_state, save_checkpoint, snapshot_path, unwrap)
 from main.model import I2LMeshNet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +86,20 @@ def test_body_checkpoint_into_hand_network_reports_shape_mismatch(hand_pair, man
     state["module.pose2feat.conv.0.weight"] = torch.zeros(64, 1920, 3, 3)
     with pytest.raises(CheckpointError, match=r"pose2feat.conv.0.weight: checkpoint \(64, 1920, 3, 3\)"):
         load_network(dst, state)
+
+
+def test_checkpoint_of_the_other_variant_is_named(hand_pair, mano):
+    """A body snapshot (6890 mesh_net outputs) given to the hand network says which variant the file holds."""
+    src, dst = hand_pair
+    state = _official_like_state(src, mano)
+    weight = state["module.mesh_net.conv_x.0.weight"]
+    state["module.mesh_net.conv_x.0.weight"] = torch.zeros(6890, *weight.shape[1:])
+    state["module.mesh_net.conv_x.0.bias"] = torch.zeros(6890)
+    with pytest.raises(CheckpointError, match=r"holds the body \(SMPL\) network, but the config builds the hand "
+                                              r"\(MANO\) one; run with body datasets"):
+        load_network(dst, state, source="snapshot_7.pth.tar")
+    info = inspect_checkpoint({"network": state, "optimizer": {}}, "snapshot_7.pth.tar")
+    assert not info.is_hand and info.resnet_type == 50 and info.stage is None
 
 
 def test_network_state_dict_matches_the_model_plus_buffers(hand_pair):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.checkpoint import save_checkpoint
+from common.checkpoint import CheckpointError, save_checkpoint
 from common.demo import (DEMO_DIR, DemoError, PersonMesh, build_parser, estimate_root_depth, inspect_checkpoint,
                          main, make_output_files, map_person_outputs, resolve_people, run_demo, write_outputs)
 from common.utils import io as io_utils
@@ -204,7 +204,7 @@ def test_inspect_checkpoint_reads_variant_and_stage(tiny_snapshots, body_snapsho
     for count, stage in ((len(reg_params), "param"), (200, "lixel")):
         full["optimizer"] = {"state": {}, "param_groups": [{"lr": 1e-4, "params": list(range(count))}]}
         assert inspect_checkpoint(full, body_snapshot).stage == stage
-    with pytest.raises(DemoError, match="not an I2L-MeshNet body or hand snapshot"):
+    with pytest.raises(CheckpointError, match="not an I2L-MeshNet body or hand snapshot"):
         inspect_checkpoint({"network": {"module.mesh_net.conv_x.0.bias": torch.zeros(5)}}, "odd.pth.tar")
 
 

@@ -2,7 +2,7 @@
 
     python tools/inspect_checkpoint.py output/model_dump/snapshot_7.pth.tar [--human_model_dir DIR]
 
-Prints the epoch, the number of network entries, the variant (body/hand, from the PoseNet output size), the
+Prints the epoch, the number of network entries, the variant (body/hand, from the MeshNet output size), the
 human-model buffers present, and the optimizer's parameter count; then builds the matching network (needs the
 SMPL or MANO model files) and loads the weights strictly.  Exit code 0 when the snapshot loads.
 """
@@ -14,34 +14,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.checkpoint import CheckpointError, load_checkpoint_file, load_network, normalize_state_dict  # noqa: E402
+from common.checkpoint import (CheckpointError, VARIANT_NAMES, inspect_checkpoint, load_checkpoint_file,  # noqa: E402
+                               load_network, normalize_state_dict)
 from common.utils.human_models import build_human_model  # noqa: E402
 from common.utils.model_files import ModelFileError  # noqa: E402
 from main.config import Config  # noqa: E402
 from main.model import I2LMeshNet  # noqa: E402
 
-JOINTS_TO_VARIANT = {29: "body (SMPL)", 21: "hand (MANO)"}
-
-
-def describe(ckpt: dict) -> dict:
-    """Summary of a loaded snapshot dict: epoch, entry counts, variant, resnet depth."""
+def describe(ckpt: dict, path: str | Path = "snapshot") -> dict:
+    """Summary of a loaded snapshot dict: epoch, entry counts, variant, resnet depth, stage."""
     network = ckpt["network"]
-    state = normalize_state_dict(network)
-    joint_key = "pose_net.conv_x.0.bias"
-    if joint_key not in state:
-        raise CheckpointError(f"snapshot has no '{joint_key}': not an I2L-MeshNet network")
-    joint_num = int(state[joint_key].shape[0])
-    blocks3 = {k.split(".")[2] for k in state if k.startswith("pose_backbone.layer3.")}
-    resnet = {6: 50, 23: 101, 36: 152}.get(len(blocks3), -1)
+    info = inspect_checkpoint(ckpt, path)
     optimizer = ckpt.get("optimizer") or {}
     return {
         "epoch": ckpt.get("epoch"),
         "entries": len(network),
-        "network_entries": len(state),
+        "network_entries": len(normalize_state_dict(network)),
         "human_model_buffers": sorted(k.rsplit(".", 1)[-1] for k in network if "human_model_layer." in k),
-        "joint_num": joint_num,
-        "variant": JOINTS_TO_VARIANT.get(joint_num, f"unknown ({joint_num} joints)"),
-        "resnet_type": resnet,
+        "variant": VARIANT_NAMES[info.is_hand],
+        "resnet_type": info.resnet_type,
+        "stage": f"{info.stage} (from {info.stage_source})" if info.stage else "unknown",
         "optimizer_params": sum(len(g.get("params", [])) for g in optimizer.get("param_groups", [])),
     }
 
@@ -53,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         ckpt = load_checkpoint_file(args.snapshot)
-        info = describe(ckpt)
+        info = describe(ckpt, args.snapshot)
         for key, value in info.items():
             print(f"{key}: {value}")
-        human_model = build_human_model(info["joint_num"] == 21, args.human_model_dir)
+        human_model = build_human_model(info["variant"] == VARIANT_NAMES[True], args.human_model_dir)
         net = I2LMeshNet(human_model, resnet_type=info["resnet_type"])
         load_network(net, ckpt["network"], source=str(args.snapshot))
     except (CheckpointError, ModelFileError, FileNotFoundError, ValueError) as exc:
