@@ -10,7 +10,7 @@ Evaluation writes the official ``pred.json`` (joints and meshes, datalist order)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -43,13 +43,12 @@ class FreiHAND(BaseDataset):
     def filter_summary(self) -> str:
         return "box accepted by process_bbox" if self.is_train else "none"
 
-    def load_datalist(self) -> list[SampleRecord]:
+    def load_datalist(self) -> Iterator[SampleRecord]:
         part = "train" if self.is_train else "eval"
         db = self.read_coco("data", f"freihand_{part}_coco.json")
         data = self.read_json("data", f"freihand_{part}_data.json")
         if not self.is_train:
             rootnet = self.read_rootnet("bbox_root_freihand_output.json", key="image_id", unit="m")
-        datalist = []
         for ann_id, ann in db.anns.items():
             img = db.loadImgs(ann["image_id"])[0]
             entry = data.get(str(img["db_idx"]))
@@ -67,11 +66,10 @@ class FreiHAND(BaseDataset):
             else:
                 bbox, root_depth = rootnet.box_root(img["id"])
                 params = None
-            datalist.append(SampleRecord(
+            yield SampleRecord(
                 img_path=self.path("data", img["file_name"]), img_shape=(int(img["height"]), int(img["width"])),
                 bbox=bbox, cam=cam, root_depth=root_depth, params=params,
-                ids={"image_id": img["id"], "ann_id": ann_id}))
-        return datalist
+                ids={"image_id": img["id"], "ann_id": ann_id})
 
     def evaluate_sample(self, out: dict[str, np.ndarray], record: SampleRecord) -> dict[str, np.ndarray]:
         """One ``pred.json`` entry: lixel stage -> absolute lixel mesh (m); param stage -> ``mesh_coord_cam`` as the
@@ -83,18 +81,22 @@ class FreiHAND(BaseDataset):
         joints, verts = freihand_pred_entry(mesh, self.human_model.joint_regressor)
         return {"joint_out": joints, "mesh_out": verts}
 
-    def print_eval_result(self, eval_result: dict[str, list]) -> None:
+    def print_eval_result(self, eval_result: dict[str, list],
+                          print_fn: Callable[[str], object] = print) -> dict[str, float]:
         """Write ``<result_dir>/pred.json``, print ``Saved at <path>`` and, if the evaluation GT is available locally,
-        the official FreiHAND evaluation's scores (``format_freihand_scores``: mean errors in cm, AUCs, F-scores)."""
+        the official FreiHAND evaluation's scores (``format_freihand_scores``: mean errors in cm, AUCs, F-scores),
+        which are returned (an empty dict without local GT)."""
         joints, meshes = eval_result.get("joint_out", []), eval_result.get("mesh_out", [])
         path = write_freihand_pred(self.result_dir / "pred.json", joints, meshes)
-        print(f"Saved at {path}")
+        print_fn(f"Saved at {path}")
         gt = load_freihand_eval_gt(self.cfg.data_dir)
         if gt is None:
-            return
+            return {}
         gt_xyz, gt_verts = gt
         if len(gt_xyz) != len(joints):
-            print(f"FreiHAND: local ground truth has {len(gt_xyz)} samples but {len(joints)} were predicted; "
-                  f"scores skipped")
-            return
-        format_freihand_scores(freihand_scores(joints, meshes, gt_xyz, gt_verts))
+            print_fn(f"FreiHAND: local ground truth has {len(gt_xyz)} samples but {len(joints)} were predicted; "
+                     f"scores skipped")
+            return {}
+        scores = freihand_scores(joints, meshes, gt_xyz, gt_verts)
+        format_freihand_scores(scores, print_fn=print_fn)
+        return {k: float(v) for k, v in scores.items()}

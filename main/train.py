@@ -1,0 +1,24 @@
+"""Train I2L-MeshNet as the original is run (from main/ or the repository root):
+
+    python train.py --gpu 0-3 --stage lixel
+    python train.py --gpu 0-3 --stage param --continue
+    torchrun --nnodes N --nproc_per_node G main/train.py --stage lixel      (several machines)
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for `common`, `data`, `main`
+
+from common.launch import launch  # noqa: E402
+from common.trainer import run_train_process  # noqa: E402
+from main.cli import parse_train_args  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_train_args(argv)
+    print(f"Stage: {cfg.stage}")
+    launch(run_train_process, cfg.gpu_ids, cfg)
+
+
+if __name__ == "__main__":
+    main()
