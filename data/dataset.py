@@ -3,15 +3,26 @@
 * :func:`register_dataset` / :data:`DATASETS` / :func:`build_dataset`: name -> class registry. The five official
   readers (``Human36M``, ``MuCo``, ``MSCOCO``, ``PW3D``, ``FreiHAND``) live in ``data/<Name>/<Name>.py`` and are
   imported on first use.
-* :class:`BaseDataset`: the ``__len__`` / ``__getitem__`` flow shared by every reader: a reader only builds its
-  datalist of :class:`~common.utils.targets.SampleRecord` and says which pipeline pieces apply
-  (:class:`~common.utils.targets.PipelineSpec`); samples come from :mod:`common.utils.targets`.
+* :class:`BaseDataset`: the ``__len__`` / ``__getitem__`` flow shared by every reader: a reader only yields its
+  :class:`~common.utils.targets.SampleRecord` objects (packed into a compact :class:`~data.datalist.Datalist`) and
+  says which pipeline pieces apply (:class:`~common.utils.targets.PipelineSpec`); samples come from
+  :mod:`common.utils.targets`. Test samples carry their datalist index (``meta_info['sample_idx']``) and evaluation
+  takes explicit indices, so sharded / reordered test runs evaluate every output against its own record.
 * :class:`MultipleDatasets` and :func:`build_train_dataset`: datasets.md §6.
+* :func:`worker_init_fn`: pass it to every DataLoader (OpenCV single-threaded in the workers).
+
+Importing this module registers one fork hook (``os.register_at_fork``): right before the process forks, OpenCV is
+set to one thread, which stops its thread pool, and right after, the parent's thread count is restored. OpenCV's
+pthreads pool does not survive ``fork()``: in a child whose parent had started the pool, ``cv2.setNumThreads`` joins
+threads that exist only in the parent and never returns (reproduced with DataLoader workers). With the hook a forked
+child starts with an idle single-threaded OpenCV, so :func:`worker_init_fn` is safe under every start method.
 
 Reproducibility: nothing uses global random state. Index ``i`` of the training set in epoch ``e`` draws its
 augmentation from ``np.random.default_rng([seed, dataset_key, e, i])`` (``i`` = the outermost mixer's index, so a
 sample repeated by ``make_same_len`` gets a fresh draw each time; the mixer's random fill likewise), so a sample is
-the same whichever DataLoader worker produces it. Call ``set_epoch(e)`` on the training dataset at the start of every epoch.
+the same whichever DataLoader worker produces it. Call ``set_epoch(e)`` on the training dataset at the start of every
+epoch: a training sample requested before any ``set_epoch`` raises ``RuntimeError`` (instead of silently repeating
+epoch 0's augmentation); the epoch lives in shared memory, so persistent workers see every later ``set_epoch``.
 """
 from __future__ import annotations
 
@@ -19,10 +30,12 @@ import bisect
 import importlib
 import json
 import math
+import os
 import zlib
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, Sequence, TypeVar
 
+import cv2
 import numpy as np
 import torch.utils.data
 
@@ -37,6 +50,7 @@ from common.utils.targets import (
     make_train_sample,
 )
 from common.utils.transforms import lixel_to_camera
+from data.datalist import Datalist
 
 __all__ = [
     "DATASETS",
@@ -54,6 +68,7 @@ __all__ = [
     "load_regressor",
     "sample_rng",
     "SharedEpoch",
+    "worker_init_fn",
 ]
 
 #: name -> dataset class; filled by :func:`register_dataset` when a reader module is imported.
@@ -98,16 +113,50 @@ def build_dataset(name: str, cfg: Any, split: str, human_model: HumanModel, **kw
 
 class SharedEpoch:
     """The current epoch in shared memory: ``set_epoch`` in the main process is seen by DataLoader workers that
-    already exist (``persistent_workers=True``) as well as by new ones."""
+    already exist (``persistent_workers=True``) as well as by new ones. Starts unset (``get()`` is None)."""
 
     def __init__(self) -> None:
-        self._value = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._value = torch.full((), -1, dtype=torch.int64).share_memory_()
 
-    def get(self) -> int:
-        return int(self._value)
+    def get(self) -> int | None:
+        value = int(self._value)
+        return None if value < 0 else value
 
     def set(self, epoch: int) -> None:
+        if int(epoch) < 0:
+            raise ValueError(f"set_epoch({epoch}): the epoch must be >= 0")
         self._value.fill_(int(epoch))
+
+    def require(self, owner: str) -> int:
+        """The epoch; ``RuntimeError`` naming ``owner`` and the fix when it was never set."""
+        value = self.get()
+        if value is None:
+            raise RuntimeError(f"{owner}: the training epoch was never set; call set_epoch(e) on the training dataset "
+                               f"at the start of every epoch e (before iterating its DataLoader)")
+        return value
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """``DataLoader(worker_init_fn=...)``: OpenCV single-threaded in every worker (torch already is: the DataLoader
+    gives each worker one thread). Seeds nothing: augmentation comes from per-sample generators (:func:`sample_rng`)."""
+    cv2.setNumThreads(1)
+
+
+_opencv_threads_at_fork: list[int] = []
+
+
+def _opencv_idle_before_fork() -> None:
+    _opencv_threads_at_fork.append(cv2.getNumThreads())
+    cv2.setNumThreads(1)
+
+
+def _opencv_restore_after_fork() -> None:
+    if _opencv_threads_at_fork:
+        cv2.setNumThreads(_opencv_threads_at_fork.pop())
+
+
+os.register_at_fork(before=_opencv_idle_before_fork, after_in_parent=_opencv_restore_after_fork,
+                    after_in_child=_opencv_threads_at_fork.clear)
 
 
 def sample_rng(seed: int, key: int, epoch: int, index: int) -> np.random.Generator:
@@ -236,8 +285,8 @@ class BaseDataset(torch.utils.data.Dataset):
             raise ValueError(f"{self.name}: unknown split {split!r}; this dataset supports {list(self.splits)}")
         self.cfg = cfg
         self.split = split
-        # own CPU layers: the network moves its layer to its device, sample generation stays on the CPU
-        self.human_model = human_model.copy_without_layers()
+        # CPU layers shared by every dataset of this process (the network moves its own layer to its device)
+        self.human_model = human_model.sample_copy()
         self.grid = Grid.from_config(cfg)
         self.root = Path(cfg.data_dir) / self.name
         self.seed = int(cfg.seed)
@@ -245,8 +294,8 @@ class BaseDataset(torch.utils.data.Dataset):
         self._rng_key = zlib.crc32(self.name.encode())
         self.prepare()
         self.spec: PipelineSpec | None = self.pipeline_spec() if self.is_train else None
-        self.datalist: list[SampleRecord] = self.load_datalist()
-        if not self.datalist:
+        self.datalist: Datalist = Datalist.from_records(self.load_datalist())
+        if not len(self.datalist):
             raise EmptyDatasetError(
                 f"{self.name} ({split}): no sample left after loading {self.root} (filters: {self.filter_summary()}); "
                 f"check that the annotation files are complete and the split is right"
@@ -256,8 +305,9 @@ class BaseDataset(torch.utils.data.Dataset):
     def prepare(self) -> None:
         """Load what the pipeline spec and the datalist need (e.g. regressors); called before them."""
 
-    def load_datalist(self) -> list[SampleRecord]:
-        """Read this dataset's annotation files into records, in evaluation order (datasets.md §7)."""
+    def load_datalist(self) -> Iterable[SampleRecord]:
+        """Read this dataset's annotation files into records, in evaluation order (datasets.md §7); a generator
+        keeps only the packed datalist in memory."""
         raise NotImplementedError
 
     def pipeline_spec(self) -> PipelineSpec:
@@ -324,7 +374,8 @@ class BaseDataset(torch.utils.data.Dataset):
 
     @property
     def epoch(self) -> int:
-        return self._epoch.get()
+        """The current training epoch; ``RuntimeError`` if :meth:`set_epoch` was never called."""
+        return self._epoch.require(f"{self.name} ({self.split})")
 
     def set_epoch(self, epoch: int) -> None:
         """Select the augmentation stream of ``epoch`` (call at the start of every training epoch)."""
@@ -334,13 +385,23 @@ class BaseDataset(torch.utils.data.Dataset):
         return len(self.datalist)
 
     # ----- evaluation (test sets) -----------------------------------------------------------------------------------
-    def evaluate(self, outs: Sequence[dict], cur_sample_idx: int) -> dict[str, list]:
-        """Per-sample results of one test batch: ``outs[n]`` (network outputs of one sample, NumPy, batch axis
-        removed) belongs to ``datalist[cur_sample_idx + n]``. Returns a dict of lists (merged by the tester by list
-        concatenation and passed to :meth:`print_eval_result`)."""
+    def evaluate(self, outs: Sequence[dict], indices: Sequence[int] | int) -> dict[str, list]:
+        """Per-sample results: ``outs[n]`` (network outputs of one sample, NumPy, batch axis removed) belongs to
+        ``datalist[indices[n]]`` (``meta_info['sample_idx']`` of that sample). An int ``indices`` is the index of
+        ``outs[0]`` with the rest consecutive (the original's ``cur_sample_idx``). Returns a dict of lists in the
+        order of ``outs`` (passed to :meth:`print_eval_result`; :mod:`common.sharded_eval` puts sharded outputs in
+        datalist order first)."""
+        if isinstance(indices, (int, np.integer)):
+            indices = range(int(indices), int(indices) + len(outs))
+        indices = [int(i) for i in indices]
+        if len(indices) != len(outs):
+            raise ValueError(f"{self.name}.evaluate: {len(outs)} outputs but {len(indices)} sample indices")
         result: dict[str, list] = {}
-        for n, out in enumerate(outs):
-            for key, value in self.evaluate_sample(out, self.datalist[cur_sample_idx + n]).items():
+        for out, index in zip(outs, indices):
+            if not 0 <= index < len(self.datalist):
+                raise IndexError(f"{self.name}.evaluate: sample index {index} outside the test set "
+                                 f"(0..{len(self.datalist) - 1})")
+            for key, value in self.evaluate_sample(out, self.datalist[index]).items():
                 result.setdefault(key, []).append(value)
         return result
 
@@ -348,8 +409,8 @@ class BaseDataset(torch.utils.data.Dataset):
         """The results of one test sample (nothing by default: a qualitative test set)."""
         return {}
 
-    def print_eval_result(self, eval_result: dict[str, list]) -> None:
-        """Print (and write) the final results; nothing by default."""
+    def print_eval_result(self, eval_result: dict[str, list], print_fn: Callable[[str], object] = print) -> None:
+        """Print (through ``print_fn``) and write the final results; nothing by default."""
 
     def lixel_mesh_cam(self, out: dict[str, np.ndarray], record: SampleRecord, unit_per_m: float,
                        root_depth: float) -> np.ndarray:
@@ -375,14 +436,17 @@ class BaseDataset(torch.utils.data.Dataset):
         return draw_aug_params(rng, True, allow_flip=self.spec.allow_flip)
 
     def get_sample(self, idx: int, draw_index: int) -> tuple[dict, dict, dict]:
-        """Sample ``idx`` of the datalist with augmentation draw ``draw_index`` (see :meth:`aug_params`)."""
+        """Sample ``idx`` of the datalist with augmentation draw ``draw_index`` (see :meth:`aug_params`). Test
+        samples' ``meta_info`` also carries ``sample_idx`` (int ``idx``) for :meth:`evaluate`."""
         record = self.datalist[idx]
         try:
             if self.is_train:
                 assert self.spec is not None
                 return make_train_sample(record, self.aug_params(draw_index), self.human_model, self.spec,
                                          self.grid)
-            return make_test_sample(record, self.grid, self.test_targets(record))
+            inputs, targets, meta_info = make_test_sample(record, self.grid, self.test_targets(record))
+            meta_info["sample_idx"] = int(idx)
+            return inputs, targets, meta_info
         except OSError as e:  # unreadable / missing image: say which sample it was
             raise type(e)(f"{self.name} ({self.split}) sample {idx} {record.ids}: {e}") from e
 
@@ -393,6 +457,9 @@ class BaseDataset(torch.utils.data.Dataset):
 # --------------------------------------------------------------------------------------------------------------------
 # Mixer
 # --------------------------------------------------------------------------------------------------------------------
+
+_MIXER_OWNER = "MultipleDatasets (the training set)"
+
 
 class MultipleDatasets(torch.utils.data.Dataset):
     """Concatenate datasets (``make_same_len=False``) or present each with the longest member's length
@@ -428,10 +495,11 @@ class MultipleDatasets(torch.utils.data.Dataset):
 
     @property
     def epoch(self) -> int:
-        return self._epoch.get()
+        """The current epoch; ``RuntimeError`` if :meth:`set_epoch` was never called."""
+        return self._epoch.require(_MIXER_OWNER)
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the random-fill stream of ``epoch`` and pass it on to the members."""
+        """Select the random-fill stream of ``epoch`` and pass it on to the members (nested mixers included)."""
         self._epoch.set(epoch)
         for d in self.datasets:
             if hasattr(d, "set_epoch"):
@@ -459,7 +527,9 @@ class MultipleDatasets(torch.utils.data.Dataset):
         return d, index - (self.cum_lengths[d - 1] if d > 0 else 0)
 
     def get_sample(self, index: int, draw_index: int) -> Any:
-        """Sample ``index`` with augmentation draw ``draw_index`` passed on to the member that holds it."""
+        """Sample ``index`` with augmentation draw ``draw_index`` passed on to the member that holds it.
+        ``RuntimeError`` before the first :meth:`set_epoch`."""
+        self._epoch.require(_MIXER_OWNER)
         d, j = self.locate(index)
         member = self.datasets[d]
         return member.get_sample(j, draw_index) if hasattr(member, "get_sample") else member[j]

@@ -5,6 +5,7 @@ images rendered from the annotations, label maps saved beside them), in every sp
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 
-from common.utils.human_models import MANO, SMPL
 from common.utils.targets import (
     TRAIN_META_KEYS,
     TRAIN_TARGET_KEYS,
@@ -24,12 +24,14 @@ from common.utils.targets import (
     posed_model,
 )
 from common.utils.transforms import affine_points, cam2pixel, voxelize, world2cam
+from data.datalist import Datalist
 from data.dataset import (
     DATASETS,
     EmptyDatasetError,
     MultipleDatasets,
     build_dataset,
     build_train_dataset,
+    worker_init_fn,
 )
 from main.config import make_config
 
@@ -52,9 +54,13 @@ def hand_cfg(synth: dict, data_dir: Path | None = None, **kw):
 
 
 def build(synth: dict, name: str, split: str, cfg=None, **kw):
+    """The dataset; a training split starts at epoch 0."""
     hand = name == "FreiHAND"
     cfg = cfg or (hand_cfg(synth) if hand else body_cfg(synth))
-    return build_dataset(name, cfg, split, synth["mano"] if hand else synth["smpl"], **kw)
+    ds = build_dataset(name, cfg, split, synth["mano"] if hand else synth["smpl"], **kw)
+    if ds.is_train:
+        ds.set_epoch(0)
+    return ds
 
 
 def read_json(path: Path):
@@ -248,13 +254,14 @@ def _gt_mesh_px(ds, record) -> np.ndarray:
 # test splits
 # --------------------------------------------------------------------------------------------------------------------
 
-def check_test_sample(sample, extra_targets: tuple[str, ...] = ()) -> None:
+def check_test_sample(sample, index: int, extra_targets: tuple[str, ...] = ()) -> None:
     inputs, targets, meta = sample
     assert list(inputs) == ["img"] and tuple(inputs["img"].shape) == (3, 256, 256)
     assert 0.0 <= float(inputs["img"].min()) and float(inputs["img"].max()) <= 1.0
     assert tuple(targets) == extra_targets
-    assert list(meta) == ["bb2img_trans"] and meta["bb2img_trans"].shape == (2, 3)
+    assert list(meta) == ["bb2img_trans", "sample_idx"] and meta["bb2img_trans"].shape == (2, 3)
     assert meta["bb2img_trans"].dtype == np.float32
+    assert type(meta["sample_idx"]) is int and meta["sample_idx"] == index
 
 
 def test_human36m_test_split_and_order(synth, capsys) -> None:
@@ -270,7 +277,7 @@ def test_human36m_test_split_and_order(synth, capsys) -> None:
     rootnet = {e["image_id"]: e for e in read_json(
         synth["data"] / "Human36M/rootnet_output/bbox_root_human36m_output.json")}
     for i, record in enumerate(ds.datalist):
-        check_test_sample(ds[i])
+        check_test_sample(ds[i], i)
         np.testing.assert_allclose(record.bbox, rootnet[record.ids["image_id"]]["bbox"])
         assert record.root_depth == pytest.approx(rootnet[record.ids["image_id"]]["root_cam"][2])
     gt = build(synth, "Human36M", "test", body_cfg(synth, use_gt_info=True))
@@ -303,9 +310,9 @@ def test_human36m_gt_as_prediction_gives_zero_error(synth, capsys) -> None:
     ds = build(synth, "Human36M", "test")
     outs = _h36m_fit_outs(synth, ds)
     # with the fitted root depth the back-projection is exact
-    saved = [r.root_depth for r in ds.datalist]
-    for record, out in zip(ds.datalist, outs):
-        record.root_depth = out["root_depth"]
+    rootnet_datalist = ds.datalist
+    ds.datalist = Datalist.from_records(dataclasses.replace(record, root_depth=out["root_depth"])
+                                        for record, out in zip(rootnet_datalist, outs))
     result = {}
     for start in range(0, len(outs), 3):  # batches of 3, cur_sample_idx as the tester passes it
         batch = [{k: v for k, v in o.items() if k != "root_depth"} for o in outs[start:start + 3]]
@@ -319,8 +326,7 @@ def test_human36m_gt_as_prediction_gives_zero_error(synth, capsys) -> None:
     assert lines == ["MPJPE from lixel mesh: 0.00 mm", "PA MPJPE from lixel mesh: 0.00 mm",
                      "MPJPE from param mesh: 0.00 mm", "PA MPJPE from param mesh: 0.00 mm"]
     # with RootNet's root (the regressed pelvis, not the SMPL root) only perspective changes: small error
-    for record, depth in zip(ds.datalist, saved):
-        record.root_depth = depth
+    ds.datalist = rootnet_datalist
     lixel_only = [{k: o[k] for k in ("mesh_coord_img", "bb2img_trans")} for o in outs]
     result = ds.evaluate(lixel_only, 0)
     assert set(result) == {"mpjpe_lixel", "pa_mpjpe_lixel"}
@@ -338,7 +344,7 @@ def test_pw3d_test_and_gt_as_prediction(synth, capsys, use_gt_info) -> None:
     outs = []
     for i, record in enumerate(ds.datalist):
         sample = ds[i]
-        check_test_sample(sample, ("fit_mesh_coord_cam",))
+        check_test_sample(sample, i, ("fit_mesh_coord_cam",))
         ann = db["annotations"][i]
         img = images[ann["image_id"]]
         assert record.img_path == synth["data"] / "PW3D/data/imageFiles" / img["sequence"] / img["file_name"]
@@ -384,7 +390,7 @@ def test_mscoco_test_split(synth, capsys) -> None:
     images = {img["id"]: img for img in
               read_json(synth["data"] / "MSCOCO/annotations/person_keypoints_val2017.json")["images"]}
     for i, (record, entry) in enumerate(zip(ds.datalist, rootnet)):
-        check_test_sample(ds[i])
+        check_test_sample(ds[i], i)
         img = images[entry["image_id"]]
         assert "val2017" in str(record.img_path)
         np.testing.assert_allclose(record.cam.focal, [1500, 1500])
@@ -405,7 +411,7 @@ def test_freihand_eval_pred_json(synth, tmp_path, capsys) -> None:
     outs = []
     for i, record in enumerate(ds.datalist):
         sample = ds[i]
-        check_test_sample(sample)
+        check_test_sample(sample, i)
         verts = np.asarray(gt_verts[i])
         mesh_img = voxelize(cam2pixel(verts, record.cam.focal, record.cam.princpt), record.root_depth,
                             _img2bb(ds, record), 0.3)
@@ -473,6 +479,7 @@ class FakeDataset:
 def test_multiple_datasets_concat() -> None:
     sets = [FakeDataset("a", 3), FakeDataset("b", 7), FakeDataset("c", 2)]
     md = MultipleDatasets(sets, make_same_len=False)
+    md.set_epoch(0)
     assert len(md) == 12 and md.vertex_num == 103 and md.joint_num == 3
     expected = [("a", 0), ("a", 1), ("a", 2)] + [("b", i) for i in range(7)] + [("c", 0), ("c", 1)]
     assert [md[i] for i in range(12)] == expected
@@ -483,6 +490,7 @@ def test_multiple_datasets_concat() -> None:
 def test_multiple_datasets_same_len() -> None:
     sets = [FakeDataset("a", 3), FakeDataset("b", 7), FakeDataset("c", 2)]
     md = MultipleDatasets(sets, make_same_len=True, seed=5)
+    md.set_epoch(0)
     assert len(md) == 21
     items = [md[i] for i in range(21)]
     # a (len 3): floor(7/3) = 2 whole repeats -> j = 0..5 -> j % 3; j = 6 random
@@ -494,6 +502,7 @@ def test_multiple_datasets_same_len() -> None:
     assert items[20][0] == "c" and 0 <= items[20][1] <= 1
     # the random fill is a function of (seed, epoch, index) only
     again = MultipleDatasets(sets, make_same_len=True, seed=5)
+    again.set_epoch(0)
     assert [again[i] for i in (20, 6)] == [items[20], items[6]]
     draws = set()
     for epoch in range(12):
@@ -510,6 +519,7 @@ def test_build_train_dataset_composition(synth) -> None:
         return FakeDataset(name, {"Human36M": 5, "MuCo": 4, "MSCOCO": 3}[name])
 
     md = build_train_dataset(body_cfg(synth), synth["smpl"], build=fake_build)
+    md.set_epoch(0)
     assert made == [("Human36M", "train"), ("MuCo", "train"), ("MSCOCO", "train")]
     assert len(md) == 18 and md.vertex_num == 105  # 1:1 mixing of 9 3D and 3 2D samples
     assert [md[i] for i in range(9)] == [("Human36M", i) for i in range(5)] + [("MuCo", i) for i in range(4)]
@@ -522,6 +532,7 @@ def test_build_train_dataset_composition(synth) -> None:
 
 def test_build_train_dataset_on_synthetic_data(synth) -> None:
     md = build_train_dataset(body_cfg(synth), synth["smpl"])
+    md.set_epoch(0)
     n3d = len(build(synth, "Human36M", "train")) + len(build(synth, "MuCo", "train"))
     n2d = len(build(synth, "MSCOCO", "train"))
     assert len(md) == 2 * max(n3d, n2d)
@@ -623,7 +634,7 @@ def test_pw3d_readme_image_layout(synth, tmp_path) -> None:
     shutil.move(str(data / "PW3D/data/imageFiles"), str(data / "PW3D/imageFiles"))
     ds = build(synth, "PW3D", "test", body_cfg(synth, data))
     assert ds.datalist[0].img_path.parent.parent == data / "PW3D/imageFiles"
-    check_test_sample(ds[0], ("fit_mesh_coord_cam",))
+    check_test_sample(ds[0], 0, ("fit_mesh_coord_cam",))
 
 
 def test_dataset_layers_independent_of_the_network(synth) -> None:
@@ -644,7 +655,8 @@ def test_dataset_layers_independent_of_the_network(synth) -> None:
 def test_dataloader_workers_follow_set_epoch(synth) -> None:
     """Samples depend on (seed, epoch, index) only: persistent workers see set_epoch, any worker gives the same."""
     md = MultipleDatasets([build(synth, "MuCo", "train"), build(synth, "FreiHAND", "train")], make_same_len=True)
-    loader = torch.utils.data.DataLoader(md, batch_size=3, num_workers=2, persistent_workers=True)
+    loader = torch.utils.data.DataLoader(md, batch_size=3, num_workers=2, persistent_workers=True,
+                                         worker_init_fn=worker_init_fn)
     for epoch in (0, 1):
         md.set_epoch(epoch)
         got = torch.cat([batch[0]["img"] for batch in loader])
@@ -667,6 +679,7 @@ class _DrawRecorder:
 
 def test_repeated_samples_get_fresh_augmentation_draws(synth) -> None:
     mixer = MultipleDatasets([_DrawRecorder(2), _DrawRecorder(7)], make_same_len=True)
+    mixer.set_epoch(0)
     samples = [mixer[i] for i in range(len(mixer))]
     short = samples[:7]  # member 0 (length 2) presented with length 7: 0,1,0,1,0,1 + one random fill
     assert [j for j, _ in short[:6]] == [0, 1, 0, 1, 0, 1]

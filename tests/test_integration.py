@@ -41,7 +41,7 @@ def test_body_training_batch_and_3dpw_evaluation(smpl, model_dir, synthetic_data
         with torch.no_grad():
             out = net(inputs, targets, meta, "test")
         assert "mesh_coord_cam_target" in out and "mesh_coord_cam" in out
-        for key, values in test_set.evaluate(_per_sample(out), seen).items():
+        for key, values in test_set.evaluate(_per_sample(out), meta["sample_idx"]).items():
             results.setdefault(key, []).extend(values)
         seen += inputs["img"].shape[0]
     assert seen == len(test_set) and len(results["mpjpe_lixel"]) == len(test_set)
@@ -60,6 +60,7 @@ def test_hand_training_batch_and_freihand_pred_json(mano, model_dir, synthetic_d
     torch.manual_seed(0)
     net = I2LMeshNet(mano, stage="lixel")
     train_set = build_train_dataset(cfg, mano)
+    train_set.set_epoch(0)
     inputs, targets, meta = next(iter(DataLoader(train_set, batch_size=2)))
     net.train()
     loss = net(inputs, targets, meta, "train")
@@ -72,7 +73,7 @@ def test_hand_training_batch_and_freihand_pred_json(mano, model_dir, synthetic_d
     for inputs, targets, meta in DataLoader(test_set, batch_size=3):
         with torch.no_grad():
             out = net(inputs, targets, meta, "test")
-        for key, values in test_set.evaluate(_per_sample(out), seen).items():
+        for key, values in test_set.evaluate(_per_sample(out), meta["sample_idx"]).items():
             results.setdefault(key, []).extend(values)
         seen += inputs["img"].shape[0]
     test_set.print_eval_result(results)

@@ -56,11 +56,12 @@ def test_two_process_testing_gives_the_single_process_metrics(synthetic_data_dir
     launch(run_test_process, (), sharded, None, str(body_snapshot), cpu_processes=2)  # 6 samples: 3 per process
     files = {cfg: json.loads((cfg.result_dir / "metrics_PW3D_param_7.json").read_text()) for cfg in (single, sharded)}
     assert files[single]["samples"] == files[sharded]["samples"] == 6
+    # equal up to float rounding: a process batches other samples together (oneDNN kernels differ by batch shape)
     for key, value in files[single]["metrics"].items():
-        assert files[sharded]["metrics"][key] == pytest.approx(value, rel=1e-6, abs=1e-4), key
+        assert files[sharded]["metrics"][key] == pytest.approx(value, rel=1e-5), key
     a, b = (np.load(cfg.result_dir / "predictions_PW3D_param_7.npz") for cfg in (single, sharded))
     assert a["sample_idx"].tolist() == b["sample_idx"].tolist() == list(range(6))
-    np.testing.assert_allclose(b["mpjpe_lixel"], a["mpjpe_lixel"], rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(b["mpjpe_lixel"], a["mpjpe_lixel"], rtol=1e-5)
     np.testing.assert_allclose(b["joint_coord_img"], a["joint_coord_img"], atol=1e-4)
     lines = (sharded.log_dir / "test_logs.txt").read_text()
     assert lines.count("MPJPE from lixel mesh: ") == 1 and "PA MPJPE from param mesh: " in lines

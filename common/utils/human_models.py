@@ -88,6 +88,24 @@ def _make_non_persistent(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
+def _float32_data(data: dict) -> dict:
+    """The model file's floating-point arrays as float32 (the layers compute in float32 anyway; halves what every
+    process holds). Integer arrays (faces, kinematic tree) and other values are kept as they are."""
+    return {k: v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v
+            for k, v in data.items()}
+
+
+class _LayerCache(dict):
+    """CPU layers for sample generation, built on demand and shared by every ``sample_copy()`` of one model.
+
+    Pickled empty (and once per pickle, so the copies that shared it in one process share it after unpickling):
+    each process, e.g. each DataLoader worker, builds at most one layer per gender.
+    """
+
+    def __reduce__(self) -> tuple:
+        return (_LayerCache, ())
+
+
 class SMPL:
     """SMPL body model with the 29-joint I2L set.  Coordinates in metres."""
 
@@ -112,6 +130,7 @@ class SMPL:
         self.model_dir = Path(model_dir)
         self._data: dict[str, dict] = {}
         self._layers: dict[str, smplx.SMPL] = {}
+        self._sample_layers = _LayerCache()
         neutral = self.model_data("neutral")
         self.face = np.asarray(neutral["f"], dtype=np.int64)  # (13776, 3)
         regressor = np.asarray(neutral["J_regressor"], dtype=np.float32)  # (24, 6890)
@@ -129,15 +148,22 @@ class SMPL:
         clone._layers = {}
         return clone
 
+    def sample_copy(self) -> "SMPL":
+        """A copy for CPU sample generation (datasets): every sample copy of this model (and of its copies) uses the
+        same layers, so a process builds one CPU layer per gender however many datasets it holds."""
+        clone = copy.copy(self)
+        clone._layers = self._sample_layers
+        return clone
+
     def model_data(self, gender: str = "neutral") -> dict:
-        """Plain-NumPy contents of the official ``.pkl`` of ``gender`` (read once, cached)."""
+        """Plain-NumPy contents of the official ``.pkl`` of ``gender``, floating arrays float32 (read once, cached)."""
         if gender not in SMPL_FILENAMES:
             raise ValueError(f"unknown SMPL gender {gender!r}; use one of {list(SMPL_FILENAMES)}")
         if gender not in self._data:
             path = _model_path(self.model_dir, SMPL_FILENAMES[gender], _SMPL_SOURCES[gender])
             data = load_model_file(path, _SMPL_KEYS)
             _check_bs_type(data, str(path))
-            self._data[gender] = data
+            self._data[gender] = _float32_data(data)
         return self._data[gender]
 
     def layer(self, gender: str = "neutral") -> smplx.SMPL:
@@ -200,7 +226,9 @@ class MANO:
         path = _model_path(self.model_dir, MANO_FILENAME, _MANO_SOURCE)
         self._data = load_model_file(path, _MANO_KEYS)
         _check_bs_type(self._data, str(path))
-        self._layer: smplx.MANO | None = None
+        self._data = _float32_data(self._data)
+        self._layers: dict[str, smplx.MANO] = {}  # key "right"
+        self._sample_layers = _LayerCache()
         self.face = np.asarray(self._data["f"], dtype=np.int64)  # (1538, 3)
         regressor = np.asarray(self._data["J_regressor"], dtype=np.float32)  # (16, 778)
         onehot = np.zeros((5, regressor.shape[1]), dtype=np.float32)
@@ -210,7 +238,13 @@ class MANO:
     def copy_without_layers(self) -> "MANO":
         """A copy sharing the (read-only) model data and joint sets that builds its own layer on first use."""
         clone = copy.copy(self)
-        clone._layer = None
+        clone._layers = {}
+        return clone
+
+    def sample_copy(self) -> "MANO":
+        """A copy for CPU sample generation sharing one layer with every other sample copy (see ``SMPL``)."""
+        clone = copy.copy(self)
+        clone._layers = self._sample_layers
         return clone
 
     def model_data(self) -> dict:
@@ -218,15 +252,15 @@ class MANO:
 
     def layer(self) -> smplx.MANO:
         """The ``smplx.MANO`` layer (right hand, ``use_pca=False``, ``flat_hand_mean=False``; metres)."""
-        if self._layer is None:
+        if "right" not in self._layers:
             with contextlib.redirect_stdout(io.StringIO()):  # smplx prints a notice about 10 shape coefficients
                 layer = smplx.MANO(
                     model_path=str(self.model_dir), data_struct=Struct(**dict(self._data)), is_rhand=True,
                     use_pca=False, flat_hand_mean=False, create_global_orient=False, create_hand_pose=False,
                     create_body_pose=False, create_betas=False, create_transl=False,
                 )
-            self._layer = _make_non_persistent(layer)
-        return self._layer
+            self._layers["right"] = _make_non_persistent(layer)
+        return self._layers["right"]
 
     def forward(self, pose: torch.Tensor, shape: torch.Tensor, trans: torch.Tensor | None = None,
                 layer: smplx.MANO | None = None) -> tuple[torch.Tensor, torch.Tensor]:

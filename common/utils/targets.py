@@ -16,9 +16,10 @@ the caller drew from its own generator.
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -58,6 +59,7 @@ __all__ = [
     "merge_camera_rotation",
     "load_crop",
     "native_joints",
+    "single_threaded_torch",
     "posed_model",
     "fit_model",
     "model_mesh_cam",
@@ -313,16 +315,37 @@ def merge_camera_rotation(root_pose: np.ndarray, R: np.ndarray) -> np.ndarray:
     return merged.reshape(3).astype(np.float32)
 
 
+@contextlib.contextmanager
+def single_threaded_torch() -> Iterator[None]:
+    """Run the enclosed torch CPU ops with one intra-op thread (the previous count is restored afterwards).
+
+    Targets then do not depend on the process's thread count: DataLoader workers run with one thread, the main
+    process (``num_workers=0``) with many, and a multi-threaded float32 reduction may sum in another order. One
+    thread is also the fastest for a single SMPL/MANO forward. Not for code that runs torch ops in another Python
+    thread at the same time (the thread count is process-wide).
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def posed_model(human_model: HumanModel, pose: np.ndarray, shape: np.ndarray,
                 gender: str = "neutral") -> tuple[np.ndarray, np.ndarray]:
     """Run the layer **without translation**; return (mesh (V, 3), joints (J, 3)) float32 in **metres**.
 
     SMPL: 6890 vertices and 29 joints = 24 kinematic joints + the 5 face vertices (331, 2802, 6262, 3489, 3990).
     MANO: 778 vertices and the layer's 21 joints (middle tip = vertex 444), converted from the layer's mm.
+    Computed single-threaded (:func:`single_threaded_torch`): bit-identical in every process.
     """
     pose_t = torch.from_numpy(np.asarray(pose, dtype=np.float32).reshape(1, -1))
     shape_t = torch.from_numpy(np.asarray(shape, dtype=np.float32).reshape(1, -1))
-    with torch.no_grad():
+    with torch.no_grad(), single_threaded_torch():
         if isinstance(human_model, MANO):
             verts, joints = human_model.forward(pose_t, shape_t)
             return verts[0].numpy() / 1000.0, joints[0].numpy() / 1000.0

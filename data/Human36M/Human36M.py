@@ -7,7 +7,7 @@ Units: joints and camera translation in millimetres; SMPL ``trans`` in metres, p
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class Human36M(BaseDataset):
         return (f"subjects {list(self.subjects[self.split])}, frame_idx % {self.frame_step[self.split]} == 0, "
                 f"{cams}")
 
-    def load_datalist(self) -> list[SampleRecord]:
+    def load_datalist(self) -> Iterator[SampleRecord]:
         merged: dict[str, Any] = {}
         cameras, joints, smpl_params = {}, {}, {}
         for subject in self.subjects[self.split]:
@@ -82,7 +82,6 @@ class Human36M(BaseDataset):
             print("Get bounding box and root from groundtruth")
 
         step = self.frame_step[self.split]
-        datalist = []
         for ann_id in db.anns:
             ann = db.anns[ann_id]
             img = db.loadImgs(ann["image_id"])[0]
@@ -113,12 +112,11 @@ class Human36M(BaseDataset):
 
             smpl = nested_get(smpl_params[subject], *frame) if self.is_train else None
             params = None if smpl is None else ModelParams.make(smpl["pose"], smpl["shape"], smpl["trans"])
-            datalist.append(SampleRecord(
+            yield SampleRecord(
                 img_path=self.path("images", img["file_name"]), img_shape=img_shape, bbox=bbox, cam=cam,
                 root_depth=root_depth, joint_img=joint_img, joint_cam=joint_cam,
                 joint_valid=np.ones((self.joint_set.num, 1), dtype=np.float32), params=params,
-                ids={"image_id": img["id"], "ann_id": ann["id"]}))
-        return datalist
+                ids={"image_id": img["id"], "ann_id": ann["id"]})
 
     def evaluate_sample(self, out: dict[str, np.ndarray], record: SampleRecord) -> dict[str, float]:
         """MPJPE / PA-MPJPE (mm) of the lixel mesh and, in the param stage, of the param mesh (evaluation.md §4.1)."""
@@ -126,5 +124,5 @@ class Human36M(BaseDataset):
         mesh_param = out["mesh_coord_cam"] * 1000.0 if "mesh_coord_cam" in out else None
         return evaluate_body_sample(mesh_lixel, record.joint_cam, self.regressor, mesh_param, scale=1.0)
 
-    def print_eval_result(self, eval_result: dict[str, list]) -> None:
-        format_body_results(eval_result)
+    def print_eval_result(self, eval_result: dict[str, list], print_fn: Callable[[str], object] = print) -> None:
+        format_body_results(eval_result, print_fn=print_fn)

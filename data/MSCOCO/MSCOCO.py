@@ -8,7 +8,7 @@ Files under ``<data_dir>/MSCOCO/``: ``annotations/person_keypoints_{train,val}20
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class MSCOCO(BaseDataset):
             return "not iscrowd, num_keypoints > 0, box accepted by process_bbox"
         return "RootNet entries whose image_id is in val2017"
 
-    def load_datalist(self) -> list[SampleRecord]:
+    def load_datalist(self) -> Iterator[SampleRecord]:
         db = self.read_coco("annotations", f"person_keypoints_{self.coco_split}2017.json")
         if self.is_train:
             return self._train_datalist(db)
@@ -71,9 +71,8 @@ class MSCOCO(BaseDataset):
     def _img_path(self, img: dict) -> Any:
         return self.path("images", f"{self.coco_split}2017", img["file_name"])
 
-    def _train_datalist(self, db: Any) -> list[SampleRecord]:
+    def _train_datalist(self, db: Any) -> Iterator[SampleRecord]:
         fits = self.read_json("annotations", "coco_smplifyx_train.json")
-        datalist = []
         for ann_id, ann in db.anns.items():
             if ann.get("iscrowd", 0) or ann["num_keypoints"] == 0:
                 continue
@@ -90,22 +89,19 @@ class MSCOCO(BaseDataset):
                 smpl, cam_param = fit["smpl_param"], fit["cam_param"]
                 params = ModelParams.make(smpl["pose"], smpl["shape"], smpl["trans"])
                 cam = CameraParams.make(cam_param["focal"], cam_param["princpt"])
-            datalist.append(SampleRecord(
+            yield SampleRecord(
                 img_path=self._img_path(img), img_shape=(int(img["height"]), int(img["width"])), bbox=bbox,
                 cam=cam, joint_img=keypoints, joint_valid=valid, params=params,
-                ids={"image_id": img["id"], "ann_id": ann_id}))
-        return datalist
+                ids={"image_id": img["id"], "ann_id": ann_id})
 
-    def _test_datalist(self, db: Any) -> list[SampleRecord]:
-        datalist = []
+    def _test_datalist(self, db: Any) -> Iterator[SampleRecord]:
         for entry in self.read_rootnet("bbox_root_coco_output.json", key="image_id", unit="mm").entries:
             img = db.imgs.get(entry["image_id"])
             if img is None:
                 continue
             width, height = img["width"], img["height"]
-            datalist.append(SampleRecord(
+            yield SampleRecord(
                 img_path=self._img_path(img), img_shape=(int(height), int(width)),
                 bbox=np.asarray(entry["bbox"], dtype=np.float64),
                 cam=CameraParams.make(TEST_FOCAL, (width / 2, height / 2)), root_depth=float(entry["root_cam"][2]),
-                ids={"image_id": img["id"]}))
-        return datalist
+                ids={"image_id": img["id"]})

@@ -7,6 +7,8 @@ Only the closest person (smallest pelvis depth) of every image is used (quirk Q2
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from common.utils.targets import (
@@ -47,11 +49,10 @@ class MuCo(BaseDataset):
     def filter_summary(self) -> str:
         return "closest person per image, box accepted by process_bbox"
 
-    def load_datalist(self) -> list[SampleRecord]:
+    def load_datalist(self) -> Iterator[SampleRecord]:
         db = self.read_coco("data", "MuCo-3DHP.json")
         smpl_params = self.read_json("data", "smpl_param.json")
         root = self.joint_set.root_idx
-        datalist = []
         for img_id, img in db.imgs.items():
             anns = db.loadAnns(db.getAnnIds(imgIds=[img_id]))
             if not anns:
@@ -64,10 +65,9 @@ class MuCo(BaseDataset):
             joint_img = np.concatenate((np.asarray(ann["keypoints_img"], dtype=np.float32), joint_cam[:, 2:]), 1)
             smpl = smpl_params.get(str(ann["id"]))
             params = None if smpl is None else ModelParams.make(smpl["pose"], smpl["shape"], smpl["trans"])
-            datalist.append(SampleRecord(
+            yield SampleRecord(
                 img_path=self.path("data", img["file_name"]), img_shape=(int(img["height"]), int(img["width"])),
                 bbox=bbox, cam=CameraParams.make(img["f"], img["c"]), root_depth=float(joint_cam[root, 2]),
                 joint_img=joint_img, joint_cam=joint_cam,
                 joint_valid=np.ones((self.joint_set.num, 1), dtype=np.float32), params=params,
-                ids={"image_id": img_id, "ann_id": ann["id"]}))
-        return datalist
+                ids={"image_id": img_id, "ann_id": ann["id"]})

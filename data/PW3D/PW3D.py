@@ -9,6 +9,7 @@ Ground truth: the gendered SMPL layer with translation, camera space, metres.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -36,14 +37,13 @@ class PW3D(BaseDataset):
         readme_path = self.path("imageFiles")
         return readme_path if not code_path.is_dir() and readme_path.is_dir() else code_path
 
-    def load_datalist(self) -> list[SampleRecord]:
+    def load_datalist(self) -> Iterator[SampleRecord]:
         db = self.read_coco("data", f"3DPW_{self.split}.json")
         if self.cfg.use_gt_info:
             print("Get bounding box and root from groundtruth")
         else:
             rootnet = self.read_rootnet("bbox_root_pw3d_output.json", key="ann_id", unit="m")
         image_dir = self.image_dir
-        datalist = []
         for ann_id, ann in db.anns.items():
             img = db.loadImgs(ann["image_id"])[0]
             if self.cfg.use_gt_info:
@@ -54,14 +54,13 @@ class PW3D(BaseDataset):
             else:
                 bbox, root_depth = rootnet.box_root(ann_id)
             smpl = ann["smpl_param"]
-            datalist.append(SampleRecord(
+            yield SampleRecord(
                 img_path=image_dir / img["sequence"] / img["file_name"],
                 img_shape=(int(img["height"]), int(img["width"])), bbox=bbox,
                 cam=CameraParams.make(img["cam_param"]["focal"], img["cam_param"]["princpt"]),
                 root_depth=root_depth,
                 params=ModelParams.make(smpl["pose"], smpl["shape"], smpl["trans"], self.gender(smpl, ann_id)),
-                ids={"image_id": img["id"], "ann_id": ann_id}))
-        return datalist
+                ids={"image_id": img["id"], "ann_id": ann_id})
 
     def gender(self, smpl_param: dict, ann_id: int) -> str:
         """The annotation's SMPL gender ('male' / 'female'); anything else is an error naming the annotation."""
@@ -85,5 +84,5 @@ class PW3D(BaseDataset):
         return evaluate_body_sample(mesh_lixel, gt_joints, self.regressor, out.get("mesh_coord_cam"),
                                     scale=1000.0, gt_mesh_cam=gt_mesh)
 
-    def print_eval_result(self, eval_result: dict[str, list]) -> None:
-        format_body_results(eval_result)
+    def print_eval_result(self, eval_result: dict[str, list], print_fn: Callable[[str], object] = print) -> None:
+        format_body_results(eval_result, print_fn=print_fn)
