@@ -92,10 +92,12 @@ def run(argv: list[str] | None = None) -> dict:
 
         snapshot = cfg.model_dir / f"snapshot_{test_epoch}.pth.tar"
         out_dir = workdir / "demo_output"
+        box_json = ROOT / "demo" / "input_bbox.json"  # the example's box: no detector download needed
         print(f">>> [quickstart] cd demo && python demo.py --gpu {args.gpu} --stage param --model_path {snapshot} "
-              f"--human_model_dir {model_dir} --out_dir {out_dir}")
+              f"--human_model_dir {model_dir} --bbox_json input_bbox.json --out_dir {out_dir}")
         written = run_demo(["--gpu", args.gpu, "--stage", "param", "--model_path", str(snapshot),
-                            "--human_model_dir", str(model_dir), "--out_dir", str(out_dir)])
+                            "--human_model_dir", str(model_dir), "--bbox_json", str(box_json),
+                            "--out_dir", str(out_dir)])
     print(f">>> [quickstart] done in {time.perf_counter() - start:.0f} s; outputs in {workdir}")
     return {"metrics": metrics, "demo": written}
 
