@@ -9,6 +9,8 @@ from torch import nn
 
 from common.nets.loss import CoordLoss, EdgeLengthLoss, NormalVectorLoss, ParamLoss
 from common.nets.module import LixelHead, ParamRegressor, Pose2Feat, gaussian_heatmap_3d, init_head_weights
+from common.nets.precision import fp32_region
+from common.nets.recompute import run_trunk
 from common.nets.resnet import ResNetBackbone
 from common.utils.human_models import HumanModel
 
@@ -28,18 +30,26 @@ class I2LMeshNet(nn.Module):
 
     def __init__(self, human_model: HumanModel, stage: str = "lixel", resnet_type: int = 50,
                  output_hm_shape: tuple[int, int, int] = (64, 64, 64), sigma: float = 2.5,
-                 normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True) -> None:
+                 normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True, fast: bool = True) -> None:
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"stage {stage!r}: choose one of {list(STAGES)}")
         # own copy with its own layer: moving the network to a device must not move the caller's layers
         human_model = human_model.copy_without_layers()
         self.human_model = human_model
-        self.stage = stage
+        self._stage = stage  # the `stage` property also sets requires_grad; the modules do not exist yet
         self.output_hm_shape = tuple(output_hm_shape)
         self.sigma = sigma
         self.normal_loss_weight = normal_loss_weight
         self.use_joint_orig_loss = use_joint_orig_loss
+        # fast=True (default, used by the drivers): channels-last activations, Pose2Feat contracted separably,
+        # no unneeded work; equal to the plain path to float rounding.  fast=False: the original's computation,
+        # kept as the reference for tests and the benchmark.  A plain attribute: set ``model.fast`` at any time.
+        self.fast = fast
+        # recompute=True (fast path, training): store only the inputs of the trunk blocks and of the heads'
+        # deconvolution stacks and recompute their activations in the backward pass (less memory, about a quarter
+        # more compute; BatchNorm statistics stay exact)
+        self.recompute = False
         joint_num, vertex_num = human_model.joint_num, human_model.vertex_num
         depth = self.output_hm_shape[0]
 
@@ -56,6 +66,50 @@ class I2LMeshNet(nn.Module):
         self.normal_loss = NormalVectorLoss(human_model.face)
         self.edge_loss = EdgeLengthLoss(human_model.face)
         self.register_buffer("joint_regressor", torch.as_tensor(human_model.joint_regressor), persistent=False)
+        # the vertices the joint regressor reads (its non-zero columns) and its restriction to them (fast path)
+        support = torch.nonzero(self.joint_regressor.abs().sum(dim=0) > 0).flatten()
+        self.register_buffer("regressor_support", support, persistent=False)
+        self.register_buffer("joint_regressor_support", self.joint_regressor[:, support].clone(), persistent=False)
+        self.set_trainable()
+
+    # ----- stage and trainable parameters ---------------------------------------------------------------
+    @property
+    def stage(self) -> str:
+        """``'lixel'`` or ``'param'``; setting it also updates ``requires_grad`` (:meth:`set_trainable`)."""
+        return self._stage
+
+    @stage.setter
+    def stage(self, stage: str) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"stage {stage!r}: choose one of {list(STAGES)}")
+        self._stage = stage
+        self.set_trainable()
+
+    def updated_parameter_names(self) -> set[str]:
+        """Names of the parameters the current stage gives a gradient (the ones that get ``requires_grad``).
+
+        lixel: the five lixel modules except ``mesh_backbone.conv1`` / ``bn1`` (the second trunk's stem never
+        runs, Q3); param: ``param_regressor`` (the lixel part runs without gradients).
+        """
+        names = {f"{module}.{n}" for module in self.trainable_module_names()
+                 for n, _ in getattr(self, module).named_parameters()}
+        if self.stage == "lixel":
+            names -= {f"mesh_backbone.{n}" for n, _ in self.mesh_backbone.named_parameters()
+                      if n.startswith(("conv1.", "bn1."))}
+        return names
+
+    def set_trainable(self) -> None:
+        """``requires_grad`` True exactly for :meth:`updated_parameter_names`, False for every other parameter.
+
+        DistributedDataParallel (without ``find_unused_parameters``) needs every parameter that requires grad to
+        get one in each iteration.  Called at construction and whenever :attr:`stage` is set; wrap the model in
+        DDP again after a stage change.  Gradients left on parameters that become frozen are dropped.
+        """
+        updated = self.updated_parameter_names()
+        for name, param in self.named_parameters():
+            param.requires_grad_(name in updated)
+            if name not in updated:
+                param.grad = None
 
     # ----- initialisation -----------------------------------------------------------------------------
     def init_weights(self, pretrained_backbone: str | Path | None = None, random_init: bool = False) -> None:
@@ -77,59 +131,96 @@ class I2LMeshNet(nn.Module):
         return LIXEL_MODULES if self.stage == "lixel" else PARAM_MODULES
 
     def trainable_parameters(self) -> list[nn.Parameter]:
+        """The optimizer's parameter list, exactly the original's (lixel: the five lixel modules, 360 tensors,
+        including the never-updated ``mesh_backbone.conv1`` / ``bn1``; param: ``param_regressor``, 12 tensors), so
+        Adam state dicts stay interchangeable with the original's."""
         return [p for name in self.trainable_module_names() for p in getattr(self, name).parameters()]
 
     # ----- forward --------------------------------------------------------------------------------------
     def regress_joints(self, mesh: torch.Tensor) -> torch.Tensor:
-        """(B, V, 3) -> (B, J, 3) with the I2L joint regressor (29 x 6890 body / 21 x 778 hand)."""
-        return torch.matmul(self.joint_regressor.to(mesh.dtype), mesh)
+        """(B, V, 3) -> (B, J, 3) with the I2L joint regressor (29 x 6890 body / 21 x 778 hand), in float32."""
+        with fp32_region(mesh):
+            return torch.matmul(self.joint_regressor, mesh.float())
 
-    def forward_lixel(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Image -> ``joint_coord_img`` (B, J, 3), ``mesh_coord_img`` (B, V, 3), ``joint_img_from_mesh`` (B, J, 3)."""
-        shared_img_feat, pose_img_feat = self.pose_backbone(img)
-        joint_coord_img = self.pose_net(pose_img_feat)
-        with torch.no_grad():
-            joint_heatmap = gaussian_heatmap_3d(joint_coord_img.detach().float(), self.output_hm_shape, self.sigma)
-        shared_img_feat = self.pose2feat(shared_img_feat, joint_heatmap.to(shared_img_feat.dtype))
-        _, mesh_img_feat = self.mesh_backbone(shared_img_feat, skip_early=True)
-        mesh_coord_img = self.mesh_net(mesh_img_feat)
-        joint_img_from_mesh = self.regress_joints(mesh_coord_img)
-        return {"joint_coord_img": joint_coord_img, "mesh_coord_img": mesh_coord_img,
-                "joint_img_from_mesh": joint_img_from_mesh}
+    def forward_lixel(self, img: torch.Tensor, regress: bool = True,
+                      joints_only: bool = False) -> dict[str, torch.Tensor]:
+        """Image -> ``joint_coord_img`` (B, J, 3), ``mesh_coord_img`` (B, V, 3), ``joint_img_from_mesh`` (B, J, 3).
+
+        ``regress`` False leaves out ``joint_img_from_mesh``.  ``joints_only`` (fast path): compute only the
+        vertices the joint regressor uses and return ``joint_img_from_mesh`` without ``mesh_coord_img``.
+        """
+        if self.fast:
+            img = img.contiguous(memory_format=torch.channels_last)
+        recompute = self.fast and self.recompute
+        shared_img_feat, pose_img_feat = run_trunk(self.pose_backbone, img, False, recompute)
+        joint_coord_img = self.pose_net(pose_img_feat, fast=self.fast, recompute=recompute)
+        if self.fast:
+            shared_img_feat = self.pose2feat.forward_separable(shared_img_feat, joint_coord_img, self.sigma)
+        else:
+            with torch.no_grad():
+                joint_heatmap = gaussian_heatmap_3d(joint_coord_img.detach().float(), self.output_hm_shape,
+                                                    self.sigma)
+            shared_img_feat = self.pose2feat(shared_img_feat, joint_heatmap.to(shared_img_feat.dtype))
+        _, mesh_img_feat = run_trunk(self.mesh_backbone, shared_img_feat, True, recompute)
+        out = {"joint_coord_img": joint_coord_img}
+        if self.fast and joints_only:
+            mesh_support = self.mesh_net(mesh_img_feat, self.regressor_support, fast=True)  # (B, S, 3)
+            with fp32_region(mesh_support):
+                out["joint_img_from_mesh"] = torch.matmul(self.joint_regressor_support, mesh_support.float())
+            return out
+        out["mesh_coord_img"] = self.mesh_net(mesh_img_feat, fast=self.fast, recompute=recompute)
+        if regress:
+            out["joint_img_from_mesh"] = self.regress_joints(out["mesh_coord_img"])
+        return out
 
     def forward_param(self, joint_img_from_mesh: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Lixel joints (hm units) -> pose/shape parameters and the root-relative param mesh.
+        """Lixel joints (hm units) -> pose/shape parameters and the root-relative param mesh, all in float32.
 
         ``mesh_coord_cam`` / ``joint_coord_cam``: metres (SMPL) or millimetres (MANO), root-relative.
         """
-        pose_param, shape_param = self.param_regressor(joint_img_from_mesh.detach().float())
-        mesh_coord_cam, _ = self.human_model.forward(pose_param, shape_param, layer=self.human_model_layer)
-        joint_coord_cam = self.regress_joints(mesh_coord_cam)
-        root = joint_coord_cam[:, self.human_model.root_joint_idx, None, :]
-        return {"pose_param": pose_param, "shape_param": shape_param,
-                "mesh_coord_cam": mesh_coord_cam - root, "joint_coord_cam": joint_coord_cam - root}
+        with fp32_region(joint_img_from_mesh):
+            pose_param, shape_param = self.param_regressor(joint_img_from_mesh.detach().float())
+            mesh_coord_cam, _ = self.human_model.forward(pose_param, shape_param, layer=self.human_model_layer)
+            mesh_coord_cam = mesh_coord_cam.float()
+            joint_coord_cam = self.regress_joints(mesh_coord_cam)
+            root = joint_coord_cam[:, self.human_model.root_joint_idx, None, :]
+            return {"pose_param": pose_param, "shape_param": shape_param,
+                    "mesh_coord_cam": mesh_coord_cam - root, "joint_coord_cam": joint_coord_cam - root}
 
     def forward(self, inputs: dict, targets: dict, meta_info: dict, mode: str) -> dict[str, torch.Tensor]:
-        """``mode='train'``: dict of unreduced losses; ``mode='test'``: dict of outputs (architecture.md §6)."""
+        """``mode='train'``: dict of unreduced losses; ``mode='test'``: dict of outputs (architecture.md §6).
+
+        The fast path (``self.fast``) computes only what the outputs / losses of the stage and mode need: no joint
+        regression from the lixel mesh in lixel-stage testing, only the regressor's vertices in param-stage training.
+        """
         if mode not in ("train", "test"):
             raise ValueError(f"mode {mode!r}: expected 'train' or 'test'")
-        lixel_context = torch.no_grad() if self.stage == "param" else contextlib.nullcontext()
+        param = self.stage == "param"
+        lixel_context = torch.no_grad() if param else contextlib.nullcontext()
         with lixel_context:
-            out = self.forward_lixel(inputs["img"])
-        if self.stage == "param":
+            out = self.forward_lixel(inputs["img"], regress=param or mode == "train" or not self.fast,
+                                     joints_only=param and mode == "train")
+        if param:
             out.update(self.forward_param(out["joint_img_from_mesh"]))
         if mode == "train":
             return self.losses(out, targets, meta_info)
         result = {"joint_coord_img": out["joint_coord_img"], "mesh_coord_img": out["mesh_coord_img"],
                   "bb2img_trans": meta_info["bb2img_trans"]}
-        if self.stage == "param":
+        if param:
             result["mesh_coord_cam"] = out["mesh_coord_cam"]
         if "fit_mesh_coord_cam" in targets:
             result["mesh_coord_cam_target"] = targets["fit_mesh_coord_cam"]
         return result
 
     def losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:
-        """Unreduced, mask-multiplied losses; key order = logging order (architecture.md §6.2)."""
+        """Unreduced, mask-multiplied losses, computed outside autocast; key order = logging order (§6.2).
+
+        float32 predictions; float64 where the masks are float64 (``is_valid_fit`` / ``is_3D``, quirk Q11).
+        """
+        with fp32_region(out["joint_coord_img"]):
+            return self._losses({k: v.float() for k, v in out.items()}, targets, meta_info)
+
+    def _losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:
         is_valid_fit = meta_info["is_valid_fit"]
         is_3d = meta_info["is_3D"]
         fit_valid = is_valid_fit[:, None, None]

@@ -1,6 +1,8 @@
 """tools/benchmark.py: both sections run and report positive throughputs."""
 import json
 
+import pytest
+
 from tools.benchmark import bench_loader, main
 
 
@@ -11,10 +13,19 @@ def test_loader_benchmark_on_synthetic_data(synthetic_data_dir, model_dir, capsy
     assert "samples/s per worker" in capsys.readouterr().out
 
 
-def test_model_benchmark_cli_writes_json(model_dir, tmp_path):
+@pytest.mark.slow
+def test_model_benchmark_cli_writes_json(model_dir, tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["model", "--human_model_dir", str(model_dir), "--variants", "hand", "--batch_size", "2",
-                 "--steps", "1", "--warmup", "0", "--device", "cpu", "--json", str(out)]) == 0
-    results = json.loads(out.read_text())["model"]
-    assert set(results) == {f"hand/{s}/{n}" for s in ("lixel", "param") for n in ("train_step", "test_forward")}
-    assert all(r["seconds"] > 0 for r in results.values())
+                 "--configs", "fast_bf16", "--steps", "1", "--warmup", "0", "--device", "cpu", "--threads", "1",
+                 "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert list(results) == ["hand"] and list(results["hand"]) == ["plain_fp32", "fast_bf16"]  # plain always first
+    for entry in results["hand"].values():
+        assert all(entry[k] > 0 for k in ("test_forward_s", "lixel_train_s", "param_train_s", "peak_rss_gib"))
+        assert entry["batch_size"] == 2 and entry["threads"] == 1
+    plain, fast = results["hand"]["plain_fp32"], results["hand"]["fast_bf16"]
+    assert plain["max_abs_diff_mesh_coord_img"] == 0  # the reference against itself
+    assert 0 < fast["max_abs_diff_joint_coord_img"] < 64  # bf16 changes the outputs, within the hm grid
+    printed = capsys.readouterr().out
+    assert "hand fast_bf16: test_forward" in printed and "x, CPU" in printed

@@ -127,7 +127,7 @@ def test_two_process_gloo_training_keeps_ranks_identical_and_writes_once(synthet
     assert log.count("Epoch 0/1 itr 0/1:") == 1 and log.count("Write snapshot into") == 1
 
 
-@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+@pytest.mark.parametrize("amp", ["bf16", pytest.param("fp16", marks=pytest.mark.slow)])  # fp16 is emulated on CPUs
 def test_mixed_precision_steps_run_and_reduce_the_loss(synthetic_data_dir, model_dir, tmp_path, amp):
     cfg = _cfg(synthetic_data_dir, model_dir, tmp_path, stage="param", amp=amp, lr=1e-3)
     torch.manual_seed(0)
@@ -135,7 +135,7 @@ def test_mixed_precision_steps_run_and_reduce_the_loss(synthetic_data_dir, model
     trainer.train_set.set_epoch(0)
     trainer.sampler.set_epoch(0)
     batch = next(iter(trainer.loader))
-    totals = [sum(trainer.train_step(*batch, epoch=0, itr=i).values()) for i in range(6)]
+    totals = [sum(trainer.train_step(*batch, epoch=0, itr=i).values()) for i in range(4)]
     assert all(torch.isfinite(torch.tensor(totals)))
     assert totals[-1] < 0.8 * totals[0], totals
     assert trainer.scaler.is_enabled() == (amp == "fp16")

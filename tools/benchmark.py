@@ -2,15 +2,20 @@
 
     python tools/benchmark.py loader                       # synthetic data (generated into a temp folder)
     python tools/benchmark.py loader --data_dir data --human_model_dir common/utils/human_model_files
-    python tools/benchmark.py model --batch_size 16 [--device cuda] [--amp bf16]
+    python tools/benchmark.py workers [--records 300000] [--workers 2] [--contexts fork spawn]
+    python tools/benchmark.py model [--batch_size 16] [--amp bf16 fp16] [--recompute] [--compile] [--threads N]
+                                    [--profile] [--json FILE]
 
 ``loader``: for each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read, augmentation,
 crop, SMPL/MANO target generation, voxelisation) in this single process, i.e. the throughput of ONE DataLoader worker;
 multiply by the number of workers (bounded by the CPU cores) for the loader's ceiling.  Prints one line per dataset
 and, with ``--json FILE``, writes the numbers.
 
-``model``: seconds per training step (forward + backward + Adam step, random inputs and targets) and per test
-forward, for each stage and variant, on the chosen device and precision; on CUDA also the peak memory.
+``model``: the plain fp32 path (the original's computation) and the fast path(s) the drivers use, each in its own
+process: seconds per training step of each stage and per test forward, peak memory of a lixel training step, the
+change of the outputs against plain fp32, and the ratios fast/plain in wall and in process CPU time (see
+:mod:`tools.model_benchmark`).  ``--profile`` prints the top operators and modules by time instead.  On a shared
+machine the CPU-time ratios are the steadier ones (``--threads 1`` steadier still).
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import torch  # noqa: E402
 from common.utils.human_models import build_human_model  # noqa: E402
 from data.dataset import build_dataset  # noqa: E402
 from main.config import make_config  # noqa: E402
+from tools.model_benchmark import CONFIGS, random_batch, run_model_benchmark  # noqa: E402,F401 (re-exported)
 
 BODY_TRAINSETS = ("Human36M", "MuCo", "MSCOCO")
 HAND_TRAINSETS = ("FreiHAND",)
@@ -64,88 +70,11 @@ def _bench_one_loader(name: str, data_dir: Path, model_dir: Path, num_samples: i
                       testset="FreiHAND" if hand else "PW3D",
                       data_dir=data_dir, human_model_dir=model_dir, seed=seed)
     dataset = build_dataset(name, cfg, "train", build_human_model(hand, model_dir))
+    dataset.set_epoch(0)
     r = time_dataset(dataset, num_samples)
     print(f"{name:9s} train: {r['samples_per_s']:7.1f} samples/s per worker "
           f"({r['samples']} samples in {r['seconds']:.2f} s, dataset length {r['dataset_len']})", flush=True)
     return r
-
-
-def random_batch(human_model, batch: int, seed: int = 0,
-                 device: torch.device | str = "cpu") -> tuple[dict, dict, dict]:
-    """Seeded random (inputs, targets, meta_info) with the shapes and dtypes of a collated training batch
-    (datasets.md §0; ``is_valid_fit`` / ``is_3D`` float64 like collated Python floats) plus ``bb2img_trans``."""
-    g = torch.Generator().manual_seed(seed)
-    j, v, k3 = human_model.joint_num, human_model.vertex_num, human_model.orig_joint_num * 3
-    inputs = {"img": torch.rand(batch, 3, 256, 256, generator=g)}
-    targets = {"orig_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
-               "fit_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
-               "fit_mesh_img": torch.rand(batch, v, 3, generator=g) * 64,
-               "orig_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
-               "fit_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
-               "pose_param": torch.randn(batch, k3, generator=g) * 0.2,
-               "shape_param": torch.randn(batch, 10, generator=g)}
-    meta = {"orig_joint_valid": torch.ones(batch, j, 1), "orig_joint_trunc": torch.ones(batch, j, 1),
-            "fit_joint_trunc": torch.ones(batch, j, 1), "fit_mesh_trunc": torch.ones(batch, v, 1),
-            "is_valid_fit": torch.ones(batch, dtype=torch.float64), "is_3D": torch.ones(batch, dtype=torch.float64),
-            "bb2img_trans": torch.rand(batch, 2, 3, generator=g)}
-    move = lambda d: {k: t.to(device) for k, t in d.items()}  # noqa: E731
-    return move(inputs), move(targets), move(meta)
-
-
-def bench_model(model_dir: Path, variants: list[str], batch: int, device: torch.device, amp: str | None,
-                steps: int, warmup: int = 2) -> dict[str, dict]:
-    """Mean seconds per train step / test forward over ``steps`` iterations after ``warmup`` ones."""
-    from common.utils.human_models import MANO, SMPL
-    from main.model import I2LMeshNet
-
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, None: None}[amp]
-    results: dict[str, dict] = {}
-    for variant in variants:
-        human_model = MANO(model_dir) if variant == "hand" else SMPL(model_dir)
-        net = I2LMeshNet(human_model).to(device)
-        inputs, targets, meta = random_batch(human_model, batch, device=device)
-        for stage in ("lixel", "param"):
-            net.stage = stage
-            optimizer = torch.optim.Adam(net.trainable_parameters(), lr=1e-4)
-            autocast = (torch.autocast(device.type, dtype=dtype) if dtype is not None
-                        else torch.autocast(device.type, enabled=False))
-
-            def train_step() -> None:
-                net.train()
-                optimizer.zero_grad(set_to_none=True)
-                with autocast:
-                    loss = net(inputs, targets, meta, "train")
-                    total = sum(v.float().mean() for v in loss.values())
-                total.backward()
-                optimizer.step()
-
-            def test_step() -> None:
-                net.eval()
-                with torch.no_grad(), autocast:
-                    net(inputs, {}, meta, "test")
-
-            for name, fn in (("train_step", train_step), ("test_forward", test_step)):
-                if device.type == "cuda":
-                    torch.cuda.reset_peak_memory_stats(device)
-                for _ in range(warmup):
-                    fn()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                start = time.perf_counter()
-                for _ in range(steps):
-                    fn()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                seconds = (time.perf_counter() - start) / steps
-                entry = {"seconds": seconds, "samples_per_s": batch / seconds}
-                if device.type == "cuda":
-                    entry["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2 ** 30
-                key = f"{variant}/{stage}/{name}"
-                results[key] = entry
-                mem = f", peak {entry['peak_memory_gib']:.2f} GiB" if "peak_memory_gib" in entry else ""
-                print(f"{key:28s} {seconds:7.3f} s/iter  {entry['samples_per_s']:7.1f} samples/s "
-                      f"(batch {batch}, {device.type}, {amp or 'fp32'}{mem})", flush=True)
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,18 +90,46 @@ def main(argv: list[str] | None = None) -> int:
     loader.add_argument("--size", choices=("test", "small"), default="small", help="synthetic data size")
     loader.add_argument("--seed", type=int, default=0)
     loader.add_argument("--json", type=Path, default=None, help="also write the results to this file")
+    from tools import worker_memory
+
+    workers = sub.add_parser("workers", help="memory per DataLoader worker over a large Human36M annotation "
+                                             "(see tools/worker_memory.py)")
+    worker_memory.add_arguments(workers)
     model = sub.add_parser("model", help="seconds per training step and test forward, per stage and variant")
     model.add_argument("--human_model_dir", type=Path, default=None, help="default: synthetic model files")
     model.add_argument("--variants", nargs="+", choices=("body", "hand"), default=["body", "hand"])
     model.add_argument("--batch_size", type=int, default=16)
     model.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    model.add_argument("--amp", choices=("bf16", "fp16"), default=None, help="autocast dtype (default: fp32)")
-    model.add_argument("--steps", type=int, default=5)
-    model.add_argument("--warmup", type=int, default=2)
-    model.add_argument("--json", type=Path, default=None)
+    model.add_argument("--amp", nargs="*", choices=("bf16", "fp16"), default=None,
+                       help="autocast dtypes of the fast path to measure besides fp32 (default: bf16, and fp16 on "
+                            "CUDA; CPUs without AVX512-FP16 run fp16 convolutions very slowly)")
+    model.add_argument("--compile", action="store_true", help="also measure the fast configurations compiled")
+    model.add_argument("--recompute", action="store_true",
+                       help="also measure the fast configurations with activation recomputation (less memory)")
+    model.add_argument("--configs", nargs="+", choices=CONFIGS, default=None,
+                       help="measure only these configurations (plain_fp32 is always measured first, except with --profile)")
+    model.add_argument("--threads", type=int, default=None,
+                       help="torch threads in the measuring processes (default: torch's default)")
+    model.add_argument("--steps", type=int, default=3, help="timed iterations (the median is reported)")
+    model.add_argument("--warmup", type=int, default=1)
+    model.add_argument("--profile", action="store_true",
+                       help="print the top operators and modules by time for one train step and one test forward "
+                            "per stage, instead of the timings")
+    model.add_argument("--json", type=Path, default=None,
+                       help='write {"body": {"plain_fp32": {...}, "fast_fp32": {...}, ...}, "hand": {...}}')
     args = parser.parse_args(argv)
 
+    if args.what == "workers":
+        return worker_memory.main_with_args(args)
     if args.what == "model":
+        amps = args.amp if args.amp is not None else ["bf16"] + (["fp16"] if args.device.startswith("cuda") else [])
+        configs = args.configs or ["plain_fp32", "fast_fp32"] + [f"fast_{a}" for a in amps]
+        if not (args.profile and args.configs):  # ratios need the reference; a profile of chosen configs does not
+            configs = ["plain_fp32"] + [c for c in dict.fromkeys(configs) if c != "plain_fp32"]
+        if args.recompute:
+            configs += [f"{c}_recompute" for c in configs if c.startswith("fast_") and "_recompute" not in c]
+        if args.compile:
+            configs += [f"{c}_compile" for c in configs if c.startswith("fast_")]
         with tempfile.TemporaryDirectory(prefix="i2l_bench_") as tmp:
             model_dir = args.human_model_dir
             if model_dir is None:
@@ -180,10 +137,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 model_dir = Path(tmp) / "models"
                 write_all(model_dir, seed=0)
-            results = bench_model(model_dir, args.variants, args.batch_size, torch.device(args.device), args.amp,
-                                  args.steps, args.warmup)
-        if args.json is not None:
-            args.json.write_text(json.dumps({"model": results}, indent=2))
+            run_model_benchmark(model_dir, args.variants, configs, args.batch_size, args.device, args.steps,
+                                args.warmup, profile=args.profile, json_path=args.json, threads=args.threads)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="i2l_bench_") as tmp:

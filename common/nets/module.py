@@ -2,17 +2,24 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from common.nets.layer import make_conv1d_layers, make_conv_layers, make_deconv_layers, make_linear_layers
+from common.nets.precision import fp32_region
+from common.nets.recompute import run_checkpointed
 from common.utils.rotation import rot6d_to_rotmat, rotmat_to_axis_angle
 
 
 def soft_argmax_1d(logits: torch.Tensor) -> torch.Tensor:
-    """(B, N, L) logits -> (B, N) expected bin index sum_i softmax_i * i, in [0, L-1]."""
-    prob = torch.softmax(logits, dim=2)
-    bins = torch.arange(logits.shape[2], dtype=prob.dtype, device=prob.device)
-    return (prob * bins).sum(dim=2)
+    """(B, N, L) logits -> (B, N) float32 expected bin index sum_i softmax_i * i, in [0, L-1].
+
+    Computed in float32 whatever the autocast dtype of the logits.
+    """
+    with fp32_region(logits):
+        prob = torch.softmax(logits.float(), dim=2)
+        bins = torch.arange(logits.shape[2], dtype=prob.dtype, device=prob.device)
+        return (prob * bins).sum(dim=2)
 
 
 class LixelHead(nn.Module):
@@ -31,14 +38,60 @@ class LixelHead(nn.Module):
         self.conv_z_1 = make_conv1d_layers([2048, 256 * depth_dim])
         self.conv_z_2 = make_conv1d_layers([256, num_points], bnrelu_final=False)
 
-    def forward(self, img_feat: torch.Tensor) -> torch.Tensor:
-        feat_xy = self.deconv(img_feat)  # (B, 256, 64, 64)
-        coord_x = soft_argmax_1d(self.conv_x(feat_xy.mean(dim=2)))  # average over rows -> per column
-        coord_y = soft_argmax_1d(self.conv_y(feat_xy.mean(dim=3)))  # average over columns -> per row
-        feat_z = img_feat.mean(dim=(2, 3))[:, :, None]  # (B, 2048, 1)
-        feat_z = self.conv_z_1(feat_z).view(-1, 256, self.depth_dim)  # channel c -> (c // 64, c % 64)
-        coord_z = soft_argmax_1d(self.conv_z_2(feat_z))
-        return torch.stack([coord_x, coord_y, coord_z], dim=2)
+    def forward(self, img_feat: torch.Tensor, points: torch.Tensor | None = None, fast: bool = False,
+                recompute: bool = False) -> torch.Tensor:
+        """``points`` (P,) int64: compute only these points (rows of the last 1x1 convs) -> (B, P, 3).
+
+        Each point's coordinates depend only on its own rows, so a subset equals the same rows of the full output.
+        ``fast``: the same computation with faster kernels (axis means as products with a ones vector, the z branch's
+        1x1 conv on a length-1 sequence as a linear layer); equal to float rounding.  ``recompute``: the deconvolution
+        stack's activations are recomputed in the backward pass instead of stored.
+        """
+        if recompute:
+            feat_xy = run_checkpointed(self.deconv, self.deconv, img_feat)
+        else:
+            feat_xy = self.deconv(img_feat)  # (B, 256, 64, 64)
+        if fast:
+            feat_x, feat_y = _axis_means(feat_xy)
+        else:
+            feat_x = feat_xy.mean(dim=2)  # average over rows -> per column (B, 256, 64)
+            feat_y = feat_xy.mean(dim=3)  # average over columns -> per row
+        with fp32_region(img_feat):
+            # a (B, 2048) x (2048, 16384) product bound by reading its 134 MB weight: float32 costs less than a
+            # cast of the weight to the autocast dtype, and is exact
+            feat_z = img_feat.float().mean(dim=(2, 3))  # (B, 2048)
+            if fast:
+                conv, bn_relu = self.conv_z_1[0], self.conv_z_1[1:]
+                feat_z = bn_relu(F.linear(feat_z, conv.weight.flatten(1).float(), conv.bias.float()))
+            else:
+                feat_z = self.conv_z_1(feat_z[:, :, None])
+            feat_z = feat_z.view(-1, 256, self.depth_dim)  # channel c -> (c // 64, c % 64)
+        logits = [_final_conv(conv, feat, points)
+                  for conv, feat in ((self.conv_x, feat_x), (self.conv_y, feat_y), (self.conv_z_2, feat_z))]
+        return torch.stack([soft_argmax_1d(lg) for lg in logits], dim=2)
+
+
+def _axis_means(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, H, W) -> (mean over H (B, C, W), mean over W (B, C, H)) as matrix products with a ones vector.
+
+    An order of magnitude faster than ``mean`` on channels-last (B, C, H, W) tensors; the products accumulate in
+    float32 (bf16/fp16 inputs too) and return the input dtype, like ``mean``.
+    """
+    b, c, h, w = feat.shape
+    nhwc = feat.permute(0, 2, 3, 1).contiguous()  # no copy for a channels-last tensor
+    ones_h = torch.full((1, 1, h), 1.0 / h, dtype=feat.dtype, device=feat.device)
+    ones_w = torch.full((1, 1, w), 1.0 / w, dtype=feat.dtype, device=feat.device)
+    mean_h = torch.matmul(ones_h, nhwc.reshape(b, h, w * c)).reshape(b, w, c)
+    mean_w = torch.matmul(ones_w, nhwc.reshape(b * h, w, c)).reshape(b, h, c)
+    return mean_h.transpose(1, 2), mean_w.transpose(1, 2)
+
+
+def _final_conv(conv: nn.Sequential, feat: torch.Tensor, points: torch.Tensor | None) -> torch.Tensor:
+    """The single 1x1 Conv1d of ``make_conv1d_layers([256, N], bnrelu_final=False)``, optionally on rows ``points``."""
+    if points is None:
+        return conv(feat)
+    layer = conv[0]
+    return F.conv1d(feat, layer.weight[points], layer.bias[points])
 
 
 PoseNet = LixelHead
@@ -54,9 +107,42 @@ class Pose2Feat(nn.Module):
         self.conv = make_conv_layers([64 + joint_num * depth_dim, 64])
 
     def forward(self, img_feat: torch.Tensor, joint_heatmap: torch.Tensor) -> torch.Tensor:
+        """The original's computation: concatenate the (B, J, D, H, W) heat-maps as J*D channels, then conv."""
         b, j, d, h, w = joint_heatmap.shape
         heatmap = joint_heatmap.reshape(b, j * d, h, w)  # channel j * 64 + z
         return self.conv(torch.cat([img_feat, heatmap], dim=1))
+
+    def forward_separable(self, img_feat: torch.Tensor, joint_coord: torch.Tensor, sigma: float) -> torch.Tensor:
+        """Same result as :meth:`forward` on ``gaussian_heatmap_3d(joint_coord, (D, H, W), sigma)``, to float rounding.
+
+        The heat-map of joint j is gz_j(z) gy_j(y) gx_j(x), so its part of the 3x3 convolution,
+        sum_{j,z,dy,dx} W[o, j, z, dy, dx] gz_j(z) gy_j(y+dy-1) gx_j(x+dx-1) (zero outside the grid), is contracted
+        one axis at a time (z, then y, then x): about 50 MFLOP per sample instead of 9 GFLOP, and the (B, J*D, H, W)
+        heat-map is never formed.  ``joint_coord`` (B, J, 3) hm units, treated as a constant (no gradient).
+        """
+        conv, bn_relu = self.conv[0], self.conv[1:]
+        b, _, h, w = img_feat.shape
+        j = joint_coord.shape[1]
+        weight_img, weight_hm = torch.split(conv.weight, [64, conv.weight.shape[1] - 64], dim=1)
+        out_img = F.conv2d(img_feat, weight_img, conv.bias, padding=1)  # (B, O, H, W)
+        with fp32_region(img_feat):
+            coord = joint_coord.detach().float()
+            o = conv.weight.shape[0]
+            weight = weight_hm.float().reshape(o, j, -1, 3, 3)  # (O, J, D, dy, dx)
+            d = weight.shape[2]
+            gz = gaussian_1d(coord[..., 2], d, sigma, 0)  # (B, J, D)
+            gy = torch.stack([gaussian_1d(coord[..., 1], h, sigma, dy - 1) for dy in range(3)], dim=2)  # (B,J,3,H)
+            gx = torch.stack([gaussian_1d(coord[..., 0], w, sigma, dx - 1) for dx in range(3)], dim=2)  # (B,J,3,W)
+            # z: (J, B, D) @ (J, D, O*9) -> (B, J, O, dy, dx)
+            a = torch.bmm(gz.transpose(0, 1), weight.permute(1, 2, 0, 3, 4).reshape(j, d, o * 9))
+            a = a.reshape(j, b, o, 3, 3).permute(1, 0, 2, 3, 4)
+            # y: sum_dy a[b, j, o, dy, dx] gy[b, j, dy, y] -> (B, H, J, dx, O)
+            c = torch.einsum("bjoyx,bjyh->bhjxo", a, gy)
+            # x: (B, 1, W, J*3) @ (B, H, J*3, O) -> (B, H, W, O), i.e. channels-last (B, O, H, W)
+            gx_t = gx.permute(0, 3, 1, 2).reshape(b, 1, w, j * 3)
+            out_hm = torch.matmul(gx_t, c.reshape(b, h, j * 3, o)).permute(0, 3, 1, 2)
+            out = out_img.float() + out_hm
+        return bn_relu(out.to(out_img.dtype))
 
 
 class ParamRegressor(nn.Module):
@@ -76,6 +162,17 @@ class ParamRegressor(nn.Module):
         pose = rotmat_to_axis_angle(rotmat).reshape(batch, self.pose_joint_num * 3)
         shape = self.fc_shape(feat)
         return pose, shape
+
+
+def gaussian_1d(center: torch.Tensor, length: int, sigma: float, offset: int) -> torch.Tensor:
+    """exp(-((p - center) / sigma)^2 / 2) at p = i + offset for i in 0..length-1, and 0 where p is off the grid.
+
+    ``center`` (...,) hm units -> (..., length).  The on-grid values equal those of :func:`gaussian_heatmap_3d`.
+    """
+    pos = torch.arange(offset, length + offset, dtype=center.dtype, device=center.device)
+    g = torch.exp(-0.5 * ((pos - center[..., None]) / sigma) ** 2)
+    on_grid = (pos >= 0) & (pos <= length - 1)
+    return g * on_grid.to(g.dtype)
 
 
 def gaussian_heatmap_3d(coord: torch.Tensor, shape: tuple[int, int, int], sigma: float) -> torch.Tensor:
