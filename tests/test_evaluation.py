@@ -249,3 +249,16 @@ def test_load_freihand_eval_gt(tmp_path):
     assert xyz[0].shape == (21, 3) and verts[1].shape == (778, 3)
     assert np.all(verts[1] == 1.0)
     assert load_freihand_eval_gt(folder) is not None  # the FreiHAND data folder itself also works
+
+
+def test_freihand_pred_json_gets_the_usual_permissions(tmp_path):
+    import os
+
+    from common.utils.evaluation import write_freihand_pred
+
+    old = os.umask(0o022)
+    try:
+        path = write_freihand_pred(tmp_path / "pred.json", [np.zeros((21, 3))], [np.zeros((778, 3))])
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600

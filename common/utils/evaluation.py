@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
 
+from common.utils.io import atomic_write_bytes
 from common.utils.transforms import rigid_align
 
 __all__ = [
@@ -302,7 +302,8 @@ def write_freihand_pred(
     per sample, same order and length. Values are written unrounded in the unit given (metres for the lixel stage).
     File content: a JSON array with exactly two elements ``[joints, meshes]``, ``joints`` a list of 21 × 3 nested
     lists and ``meshes`` a list of 778 × 3 nested lists of plain JSON numbers. The file is written to a temporary file
-    in the same folder and moved into place with ``os.replace``; parent folders are created. Returns the path.
+    in the same folder and moved into place (:func:`common.utils.io.atomic_write_bytes`, usual permissions); parent
+    folders are created. Returns the path.
     Printing ``Saved at <path>`` is left to the caller.
     """
     if len(xyz_list) != len(verts_list):
@@ -313,22 +314,7 @@ def write_freihand_pred(
               for i, x in enumerate(xyz_list)]
     meshes = [_nested_list(v, FREIHAND_NUM_VERTS, f"write_freihand_pred: verts_list[{i}]")
               for i, v in enumerate(verts_list)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump([joints, meshes], f, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write_bytes(path, json.dumps([joints, meshes], allow_nan=False).encode())
 
 
 #: PCK thresholds of the official FreiHAND evaluation, in metres: 100 values from 0 to 50 mm.
