@@ -14,7 +14,7 @@ memories do not mix):
 Configurations: ``plain_fp32`` is the original's computation (``model.fast = False``, ``torch.no_grad`` testing, the
 reference Adam); ``fast_fp32`` / ``fast_bf16`` / ``fast_fp16`` are the default path the drivers use (``model.fast``,
 ``torch.inference_mode`` testing on :func:`common.nets.inference.prepare_inference`'d weights,
-:func:`common.nets.precision.make_optimizer`, :func:`common.allocator.keep_freed_memory`) under the given autocast; a ``_recompute`` suffix trains with
+:func:`common.nets.precision.make_optimizer`) under the given autocast; a ``_recompute`` suffix trains with
 ``model.recompute`` (activation recomputation, less memory), a ``_compile`` suffix adds ``torch.compile``.  The weights are seeded stand-ins for trained ones
 (:func:`conditioned_init`).
 """
@@ -132,10 +132,6 @@ def run_config(spec: dict) -> dict:
         torch.set_num_threads(spec["threads"])
     config, device, batch = spec["config"], torch.device(spec["device"]), spec["batch_size"]
     fast = config != "plain_fp32"
-    if fast:
-        from common.allocator import keep_freed_memory
-
-        result_allocator = keep_freed_memory()  # as the drivers do; the plain configuration runs as the original
     amp = config.split("_")[1]
     compiled = config.endswith("_compile")
     human_model, net = _build(spec)
@@ -191,7 +187,7 @@ def run_config(spec: dict) -> dict:
         result[f"{name}_cpu_s"] = statistics.median(cpu[spec["warmup"]:])
 
     result: dict = {"batch_size": batch, "device": str(device), "threads": torch.get_num_threads(),
-                    "keep_freed_memory": fast and result_allocator, "first_call_s": {}}
+                    "first_call_s": {}}
     if spec.get("profile"):
         profile_config(spec, net, runner, make_train, make_test, amp)
         return result
