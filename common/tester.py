@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from common.checkpoint import CheckpointError, load_checkpoint_file, load_network, snapshot_path
+from common.checkpoint import SNAPSHOT_RE, load_checkpoint_file, load_network, snapshot_path
 from common.launch import DistContext
 from common.logger import make_logger
 from common.nets.precision import autocast_context
@@ -45,8 +45,9 @@ def resolve_snapshot(cfg: Any, test_epoch: int | None, model_path: str | Path | 
         raise ValueError("--test_epoch is required (or give --model_path FILE)")
     path = snapshot_path(cfg.model_dir, test_epoch)
     if not path.is_file():
-        found = sorted(int(p.name[len("snapshot_"):-len(".pth.tar")]) for p in Path(cfg.model_dir).glob("snapshot_*.pth.tar")
-                       if p.name[len("snapshot_"):-len(".pth.tar")].isdigit()) if Path(cfg.model_dir).is_dir() else []
+        folder = Path(cfg.model_dir)
+        found = sorted(int(m.group(1)) for p in folder.iterdir() if (m := SNAPSHOT_RE.match(p.name))) \
+            if folder.is_dir() else []
         available = f"epochs available there: {found}" if found else "no snapshot there"
         raise FileNotFoundError(f"--test_epoch {test_epoch}: cannot find model at {path} ({available}); "
                                 f"pass an existing --test_epoch, --output_dir or --model_path FILE")
