@@ -9,6 +9,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.allocator import enable_huge_pages  # noqa: E402
+
+enable_huge_pages()  # before torch is imported (common/allocator.py)
+
 from common.demo import main  # noqa: E402
 
 if __name__ == "__main__":

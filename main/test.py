@@ -8,6 +8,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for `common`, `data`, `main`
 
+from common.allocator import enable_huge_pages  # noqa: E402
+
+enable_huge_pages()  # before torch is imported (common/allocator.py)
+
 from common.launch import launch  # noqa: E402
 from common.tester import run_test_process  # noqa: E402
 from main.cli import parse_test_args  # noqa: E402

@@ -28,6 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from common.allocator import enable_huge_pages  # noqa: E402
+
+enable_huge_pages()  # before torch is imported (common/allocator.py)
+
 import torch  # noqa: E402
 
 from common.utils.human_models import build_human_model  # noqa: E402
@@ -110,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="measure only these configurations (plain_fp32 is always measured first, except with --profile)")
     model.add_argument("--threads", type=int, default=None,
                        help="torch threads in the measuring processes (default: torch's default)")
+    model.add_argument("--huge_pages", choices=("fast", "all", "none"), default="fast",
+                       help="which measuring processes get transparent huge pages for large tensors "
+                            "(common/allocator.py): the fast configurations, as the drivers run (default), all, or "
+                            "none; plain_fp32 runs as the original does unless 'all'")
     model.add_argument("--steps", type=int, default=3, help="timed iterations (the median is reported)")
     model.add_argument("--warmup", type=int, default=1)
     model.add_argument("--profile", action="store_true",
@@ -138,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                 model_dir = Path(tmp) / "models"
                 write_all(model_dir, seed=0)
             run_model_benchmark(model_dir, args.variants, configs, args.batch_size, args.device, args.steps,
-                                args.warmup, profile=args.profile, json_path=args.json, threads=args.threads)
+                                args.warmup, profile=args.profile, json_path=args.json, threads=args.threads,
+                                huge_pages=args.huge_pages)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="i2l_bench_") as tmp:

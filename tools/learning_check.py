@@ -19,6 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common.allocator import enable_huge_pages  # noqa: E402
+
+enable_huge_pages()  # before torch is imported (common/allocator.py)
+
 import torch  # noqa: E402
 
 from common.checkpoint import save_checkpoint, snapshot_path  # noqa: E402

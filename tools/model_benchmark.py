@@ -15,12 +15,15 @@ Configurations: ``plain_fp32`` is the original's computation (``model.fast = Fal
 reference Adam); ``fast_fp32`` / ``fast_bf16`` / ``fast_fp16`` are the default path the drivers use (``model.fast``,
 ``torch.inference_mode`` testing on :func:`common.nets.inference.prepare_inference`'d weights,
 :func:`common.nets.precision.make_optimizer`) under the given autocast; a ``_recompute`` suffix trains with
-``model.recompute`` (activation recomputation, less memory), a ``_compile`` suffix adds ``torch.compile``.  The weights are seeded stand-ins for trained ones
+``model.recompute`` (activation recomputation, less memory), a ``_compile`` suffix adds ``torch.compile``.  The fast
+configurations run with transparent huge pages for large tensors as the drivers do (:mod:`common.allocator`),
+``plain_fp32`` without, as the original runs (``--huge_pages all`` / ``none`` to change that).  The weights are seeded stand-ins for trained ones
 (:func:`conditioned_init`).
 """
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -31,6 +34,9 @@ from pathlib import Path
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from common.allocator import enable_huge_pages
+
+    enable_huge_pages()  # as the drivers do; the parent sets THP_MEM_ALLOC_ENABLE per configuration
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -186,7 +192,10 @@ def run_config(spec: dict) -> dict:
         result[f"{name}_s"] = statistics.median(wall[spec["warmup"]:])
         result[f"{name}_cpu_s"] = statistics.median(cpu[spec["warmup"]:])
 
+    from common.allocator import THP_ENV, kernel_thp_mode
+
     result: dict = {"batch_size": batch, "device": str(device), "threads": torch.get_num_threads(),
+                    "huge_pages": os.environ.get(THP_ENV) == "1" and kernel_thp_mode() not in (None, "never"),
                     "first_call_s": {}}
     if spec.get("profile"):
         profile_config(spec, net, runner, make_train, make_test, amp)
@@ -264,8 +273,13 @@ def _compare(reference: dict, outputs: dict, hand: bool) -> dict:
 
 def run_model_benchmark(model_dir: Path, variants: list[str], configs: list[str], batch: int, device: str,
                         steps: int, warmup: int, profile: bool = False, json_path: Path | None = None,
-                        threads: int | None = None) -> dict:
-    """Run every (variant, configuration) in a subprocess, print the figures and ratios; return the results."""
+                        threads: int | None = None, huge_pages: str = "fast") -> dict:
+    """Run every (variant, configuration) in a subprocess, print the figures and ratios; return the results.
+
+    ``huge_pages``: which processes get transparent huge pages for large CPU tensors (:mod:`common.allocator`):
+    ``'fast'`` (the fast configurations, as the drivers run; plain_fp32 as the original runs), ``'all'``, ``'none'``.
+    """
+    from common.allocator import THP_ENV
     from common.utils.human_models import MANO, SMPL
     from main.model import I2LMeshNet
 
@@ -287,8 +301,10 @@ def run_model_benchmark(model_dir: Path, variants: list[str], configs: list[str]
                 spec_file, out_file = Path(tmp) / "spec.json", Path(tmp) / "result.json"
                 spec_file.write_text(json.dumps(spec))
                 print(f"-- {variant} {config} (batch {batch}, {device}) ...", flush=True)
+                thp = huge_pages == "all" or (huge_pages == "fast" and config != "plain_fp32")
+                env = {**os.environ, THP_ENV: "1" if thp else "0"}
                 subprocess.run([sys.executable, str(Path(__file__).resolve()), str(spec_file), str(out_file)],
-                               check=True)
+                               check=True, env=env)
                 entry = json.loads(out_file.read_text())
                 if not profile:
                     reference = torch.load(Path(tmp) / f"{variant}_{configs[0]}_outputs.pt", weights_only=True)
@@ -317,6 +333,7 @@ def _print_entry(variant: str, config: str, entry: dict, reference: dict | None)
     parts.append(rss)
     if "compile_s" in entry:
         parts.append(f"compile {entry['compile_s']:.0f} s")
+    parts.append("huge pages" if entry.get("huge_pages") else "4 KiB pages")
     print(f"{variant} {config}: " + ", ".join(parts), flush=True)
     if reference is not None:
         diffs = ", ".join(f"{k[13:]} {v:.2e}" for k, v in entry.items() if k.startswith("max_abs_diff_"))

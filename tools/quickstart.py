@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common.allocator import enable_huge_pages  # noqa: E402
+
+enable_huge_pages()  # before torch is imported (common/allocator.py)
+
 from common.launch import launch  # noqa: E402
 from common.tester import run_test_process  # noqa: E402
 from common.trainer import run_train_process  # noqa: E402
