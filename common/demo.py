@@ -30,6 +30,8 @@ import numpy as np
 import torch
 
 from common.checkpoint import CheckpointError, CheckpointInfo, inspect_checkpoint, load_checkpoint_file, load_network
+from common.nets.inference import prepare_inference
+from common.nets.precision import autocast_context
 from common.utils.human_models import build_human_model
 from common.utils.io import atomic_write_bytes
 from common.utils.model_files import ModelFileError
@@ -395,14 +397,14 @@ def run_demo(argv: Sequence[str] | None = None) -> dict[str, Path]:
     model = build_model_from_config(cfg, human_model, mode="test")
     load_network(model, ckpt["network"], source=str(model_path))
     del ckpt
-    model = model.eval().to(device)
+    model = prepare_inference(model.to(device), cfg.amp)  # eval mode, BatchNorm folded into the convolutions
     timings["network load"] = time.perf_counter() - start
 
     start = time.perf_counter()
     crops = torch.stack([to_input_tensor(generate_patch_image(img, p.bbox_proc, 1.0, 0.0, False,
                                                               cfg.input_img_shape)[0]) for p in people])
     bb2img = torch.as_tensor(np.stack([p.bb2img for p in people]))
-    with torch.no_grad():
+    with torch.inference_mode(), autocast_context(device, cfg.amp):
         out = model({"img": crops.to(device)}, {}, {"bb2img_trans": bb2img}, "test")
     timings["network"] = time.perf_counter() - start
 

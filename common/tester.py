@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 from common.checkpoint import SNAPSHOT_RE, load_checkpoint_file, load_network, snapshot_path
 from common.launch import DistContext
 from common.logger import make_logger
+from common.nets.inference import prepare_inference
 from common.nets.precision import autocast_context
 from common.sampler import EpochSampler
 from common.sharded_eval import batch_to_samples, evaluate_samples, gather_samples, merge_results
@@ -92,7 +93,9 @@ class Tester:
         self.logger.info("Creating graph...")
         model = build_model_from_config(cfg, human_model, "test")
         load_network(model, ckpt["network"], source=str(self.path))
-        self.model = model.to(self.device).eval()
+        # test-only network: BatchNorm folded into the convolutions, conv weights in the --amp dtype (equal to the
+        # unfolded network to float rounding, tests/test_fast_path.py)
+        self.model = prepare_inference(model.to(self.device), cfg.amp)
         self.snapshot_epoch = ckpt.get("epoch", test_epoch)
         self.writer_epoch = int(self.snapshot_epoch) if isinstance(self.snapshot_epoch, int) else None
 
