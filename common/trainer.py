@@ -105,6 +105,7 @@ class Trainer:
         # a continued run takes every weight from the snapshot: the ImageNet initialisation would be overwritten
         model = build_model_from_config(cfg, human_model, "test" if cfg.continue_train else "train")
         model.to(self.device)
+        model.recompute = cfg.recompute
         if ctx.distributed and getattr(model, "fast", False):
             # the fast path's activations are channels-last, so are the conv weights' gradients: DDP's gradient
             # buckets match only when the weights are channels-last too (else a copy and a warning per step)

@@ -87,6 +87,9 @@ class Config:
     random_init: bool = False
     amp: str = "fp32"  # mixed precision: fp32 (the original), bf16 or fp16 (autocast; fp16 adds a gradient scaler)
     compile: bool = False  # torch.compile the network
+    # recompute the trunk blocks' and deconvolution stacks' activations in the backward pass instead of storing them
+    # (training; less memory, somewhat more time; the same step to float rounding)
+    recompute: bool = False
     save_every_min: float = 0.0  # > 0: also write a rolling mid-epoch resume file every that many minutes
     # directories
     root_dir: Path = ROOT_DIR

@@ -185,3 +185,20 @@ def test_gpu_ids_that_do_not_exist_name_the_devices_found(monkeypatch):
     with pytest.raises(ValueError, match=r"--gpu 0,3: GPU id\(s\) \[3\] do not exist; CUDA devices found: "
                                          r"0: Fake GPU 0, 1: Fake GPU 1"):
         cuda_devices([0, 3])
+
+
+def test_recompute_flag_reaches_the_model_and_trains(synthetic_data_dir, model_dir, tmp_path):
+    """--recompute: the trainer's network recomputes activations; its first step's losses equal a normal step's."""
+    losses = {}
+    for recompute in (False, True):
+        cfg = _cfg(synthetic_data_dir, model_dir, tmp_path / str(recompute), stage="lixel", recompute=recompute)
+        torch.manual_seed(0)
+        trainer = Trainer(cfg, CPU)
+        assert trainer.model.recompute is recompute
+        trainer.train_set.set_epoch(0)
+        trainer.sampler.set_epoch(0)
+        batch = next(iter(trainer.loader))
+        losses[recompute] = trainer.train_step(*batch, epoch=0, itr=0)
+    assert losses[True].keys() == losses[False].keys()
+    for key, value in losses[False].items():
+        assert abs(float(losses[True][key]) - float(value)) <= 1e-6 * max(1.0, abs(float(value))), key
