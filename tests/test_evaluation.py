@@ -17,13 +17,13 @@ from common.utils.evaluation import (
     evaluate_body_sample,
     format_body_results,
     freihand_pred_entry,
-    load_freihand_eval_gt,
     mpjpe,
     mpvpe,
     pa_mpjpe,
     root_relative_eval_joints,
     write_freihand_pred,
 )
+from common.utils.freihand_scores import load_freihand_eval_gt
 
 NUM_VERTS = 50
 

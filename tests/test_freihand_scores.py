@@ -1,4 +1,4 @@
-"""Tests for the FreiHAND scores of common/utils/evaluation.py (the official FreiHAND evaluation's definitions).
+"""Tests for common/utils/freihand_scores.py (the official FreiHAND evaluation's definitions).
 
 The alignment is checked against two computations written differently from the code under test (the polar
 decomposition of the cross-covariance by an eigen-decomposition, and a numerical least-squares search over rotations
@@ -11,13 +11,13 @@ import pytest
 from scipy.optimize import minimize
 from scipy.spatial.transform import Rotation
 
-from common.utils.evaluation import (
+from common.utils.evaluation import pa_mpjpe
+from common.utils.freihand_scores import (
     FREIHAND_PCK_THRESHOLDS_M,
     _pck_auc,
     format_freihand_scores,
     freihand_align,
     freihand_scores,
-    pa_mpjpe,
 )
 
 EPS = 1e-8  # the official evaluation adds this to each Frobenius norm (metres)

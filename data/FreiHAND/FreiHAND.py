@@ -14,13 +14,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from common.utils.evaluation import (
-    format_freihand_scores,
-    freihand_pred_entry,
-    freihand_scores,
-    load_freihand_eval_gt,
-    write_freihand_pred,
-)
+from common.utils.evaluation import freihand_pred_entry, write_freihand_pred
+from common.utils.freihand_scores import format_freihand_scores, freihand_scores, load_freihand_eval_gt
 from common.utils.targets import CameraParams, ModelParams, PipelineSpec, SampleRecord
 from data.dataset import BaseDataset, register_dataset
 
