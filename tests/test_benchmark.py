@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from common.allocator import kernel_thp_mode
 from tools.benchmark import bench_loader, main
 
 
@@ -29,3 +30,6 @@ def test_model_benchmark_cli_writes_json(model_dir, tmp_path, capsys):
     assert 0 < fast["max_abs_diff_joint_coord_img"] < 64  # bf16 changes the outputs, within the hm grid
     printed = capsys.readouterr().out
     assert "hand fast_bf16: test_forward" in printed and "x, CPU" in printed
+    # the fast path runs as the drivers do (huge pages where the kernel gives them), the reference as the original
+    assert plain["huge_pages"] is False
+    assert fast["huge_pages"] is (kernel_thp_mode() in ("always", "madvise"))
