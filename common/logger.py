@@ -93,3 +93,10 @@ def format_train_line(epoch: int, end_epoch: int, itr: int, itr_per_epoch: int, 
     ]
     pieces += [f"loss_{key}: {value:.4f}" for key, value in losses.items()]
     return " ".join(pieces)
+
+
+def progress_bar(enabled: bool, total: int, initial: int = 0, desc: str | None = None, leave: bool = True):
+    """A tqdm bar when ``enabled`` (rank 0) and stdout is a terminal; None otherwise."""
+    if not (enabled and sys.stdout.isatty()):
+        return None
+    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=leave)

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from common.checkpoint import SNAPSHOT_RE, load_checkpoint_file, load_network, snapshot_path
 from common.launch import DistContext
-from common.logger import make_logger
+from common.logger import make_logger, progress_bar
 from common.nets.inference import prepare_inference
 from common.nets.precision import autocast_context
 from common.sampler import EpochSampler
@@ -106,12 +106,7 @@ class Tester:
         Samples are evaluated batch by batch on every process (as the original evaluates in its loop), so only the
         per-sample results travel to rank 0, not the meshes."""
         records: list[tuple[int, dict[str, Any]]] = []
-        progress = None
-        if self.ctx.is_main:
-            import sys
-
-            from tqdm import tqdm
-            progress = tqdm(total=len(self.loader), dynamic_ncols=True, disable=not sys.stdout.isatty())
+        progress = progress_bar(self.ctx.is_main, len(self.loader))
         with torch.inference_mode():
             for inputs, targets, meta_info in self.loader:
                 inputs, targets, meta_device = (to_device(b, self.device) for b in (inputs, targets, meta_info))

@@ -27,7 +27,7 @@ from common.checkpoint import (CheckpointError, capture_rng_state, find_latest_s
                                load_network, mid_epoch_path, restore_rng_state, save_checkpoint, snapshot_path)
 from common.distributed import wrap_ddp
 from common.launch import DistContext, all_reduce_sum
-from common.logger import Timer, format_train_line, make_logger
+from common.logger import Timer, format_train_line, make_logger, progress_bar
 from common.nets.precision import autocast_context, make_grad_scaler, make_optimizer
 from common.sampler import EpochSampler
 from common.utils.human_models import build_human_model
@@ -209,7 +209,7 @@ class Trainer:
         self.model.train()
         tot_timer, gpu_timer, read_timer = Timer(), Timer(), Timer()
         last_save = time.monotonic()
-        progress = _progress(ctx, self.itr_per_epoch, start_itr, f"epoch {epoch}")
+        progress = progress_bar(ctx.is_main, self.itr_per_epoch, start_itr, f"epoch {epoch}", leave=False)
         tot_timer.tic()
         read_timer.tic()
         for itr, (inputs, targets, meta_info) in enumerate(self.loader, start=start_itr):
@@ -247,17 +247,6 @@ class Trainer:
         finally:
             if self.writer is not None:
                 self.writer.close()
-
-
-def _progress(ctx: DistContext, total: int, initial: int, desc: str):
-    """A tqdm bar on rank 0 when stdout is a terminal (None otherwise)."""
-    import sys
-
-    if not (ctx.is_main and sys.stdout.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True, leave=False)
 
 
 def run_train_process(ctx: DistContext, cfg: Any) -> None:
