@@ -46,5 +46,9 @@ def enable_huge_pages() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     os.environ.setdefault(THP_ENV, "1")
-    return (os.environ[THP_ENV] == "1" and kernel_thp_mode() not in (None, "never")
-            and "torch" not in sys.modules)
+    return huge_pages_requested() and "torch" not in sys.modules
+
+
+def huge_pages_requested() -> bool:
+    """True when this process asks PyTorch for huge pages (``THP_ENV`` is ``1``) and the kernel can give them."""
+    return os.environ.get(THP_ENV) == "1" and kernel_thp_mode() not in (None, "never")

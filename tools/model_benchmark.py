@@ -118,11 +118,10 @@ def _peak_rss_gib() -> float:
 
 
 def _build(spec: dict):
-    from common.utils.human_models import MANO, SMPL
+    from common.utils.human_models import build_human_model
     from main.model import I2LMeshNet
 
-    model_dir = Path(spec["model_dir"])
-    human_model = MANO(model_dir) if spec["variant"] == "hand" else SMPL(model_dir)
+    human_model = build_human_model(spec["variant"] == "hand", spec["model_dir"])
     torch.manual_seed(0)
     net = I2LMeshNet(human_model, fast=spec["config"] != "plain_fp32")
     net.load_state_dict(torch.load(spec["weights"], weights_only=True))
@@ -192,10 +191,10 @@ def run_config(spec: dict) -> dict:
         result[f"{name}_s"] = statistics.median(wall[spec["warmup"]:])
         result[f"{name}_cpu_s"] = statistics.median(cpu[spec["warmup"]:])
 
-    from common.allocator import THP_ENV, kernel_thp_mode
+    from common.allocator import huge_pages_requested
 
     result: dict = {"batch_size": batch, "device": str(device), "threads": torch.get_num_threads(),
-                    "huge_pages": os.environ.get(THP_ENV) == "1" and kernel_thp_mode() not in (None, "never"),
+                    "huge_pages": huge_pages_requested(),
                     "first_call_s": {}}
     if spec.get("profile"):
         profile_config(spec, net, runner, make_train, make_test, amp)
@@ -280,13 +279,13 @@ def run_model_benchmark(model_dir: Path, variants: list[str], configs: list[str]
     ``'fast'`` (the fast configurations, as the drivers run; plain_fp32 as the original runs), ``'all'``, ``'none'``.
     """
     from common.allocator import THP_ENV
-    from common.utils.human_models import MANO, SMPL
+    from common.utils.human_models import build_human_model
     from main.model import I2LMeshNet
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="i2l_model_bench_") as tmp:
         for variant in variants:
-            human_model = MANO(model_dir) if variant == "hand" else SMPL(model_dir)
+            human_model = build_human_model(variant == "hand", model_dir)
             torch.manual_seed(0)
             net = I2LMeshNet(human_model, fast=False)
             conditioned_init(net)
