@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from common.nets.module import soft_argmax_1d
+import torch.nn.functional as F
+
+from common.nets.module import LixelHead, soft_argmax_1d
 from common.nets.precision import amp_dtype, autocast_context, make_grad_scaler, make_optimizer
 from main.model import I2LMeshNet
 from tools.model_benchmark import random_batch
@@ -42,6 +44,32 @@ def test_regression_and_soft_argmax_run_in_fp32_under_autocast(hand_net):
     assert joints.dtype == coords.dtype == torch.float32
     torch.testing.assert_close(joints, hand_net.regress_joints(mesh))
     torch.testing.assert_close(coords, soft_argmax_1d(logits.bfloat16().float()))
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_lixel_head_after_the_deconvolutions_runs_in_fp32_under_autocast(fast):
+    """Axis means, the z branch, the last 1x1 convs (logits) and the soft-argmax are float32 under bf16 autocast:
+    the head equals an independent float32 computation on the bf16 deconvolution output to float rounding."""
+    torch.manual_seed(3)
+    head = LixelHead(7).eval()
+    for conv in (head.conv_x, head.conv_y, head.conv_z_2):
+        torch.nn.init.normal_(conv[0].weight, std=0.5)  # logits of a few units, as in a trained head
+    img_feat = torch.randn(2, 2048, 8, 8)
+    with torch.no_grad(), torch.autocast(**BF16):
+        got = head(img_feat, fast=fast)
+        feat_xy = head.deconv(img_feat)
+    assert feat_xy.dtype == torch.bfloat16
+    with torch.no_grad():
+        feat_xy = feat_xy.float()
+        feat_z = head.conv_z_1(img_feat.mean(dim=(2, 3))[:, :, None]).view(2, 256, 64)
+        want = []
+        for conv, feat in ((head.conv_x, feat_xy.mean(dim=2)), (head.conv_y, feat_xy.mean(dim=3)),
+                           (head.conv_z_2, feat_z)):
+            logits = F.conv1d(feat, conv[0].weight, conv[0].bias)  # (2, 7, 64)
+            want.append((torch.softmax(logits, dim=2) * torch.arange(64.0)).sum(dim=2))
+    want = torch.stack(want, dim=2)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-4)
 
 
 def test_outputs_and_losses_are_float_under_bf16_autocast(hand_net, mano):

@@ -1,8 +1,9 @@
 """Mixed precision and optimizer helpers shared by the trainer, the tester, the demo and the benchmark.
 
 * :func:`autocast_context`: the autocast region for ``--amp bf16`` / ``--amp fp16`` (a no-op for fp32).
-  Inside it the network still runs the soft-argmax softmax, the joint regression, the whole param path
-  (ParamRegressor, 6D -> axis-angle, SMPL/MANO) and the losses in float32 (:func:`fp32_region`), so every output and
+  Inside it the network still runs in float32 (:func:`fp32_region`): the lixel heads after their deconvolutions
+  (axis means, z branch, the last 1x1 convs that give the logits, soft-argmax), Pose2Feat's heat-map part, the joint
+  regression, the whole param path (ParamRegressor, 6D -> axis-angle, SMPL/MANO) and the losses.  Every output and
   loss is float32 (float64 where the masks are float64, as in the original) whatever the autocast dtype.
 * :func:`make_grad_scaler`: a ``torch.amp.GradScaler`` that is enabled for fp16 only (bf16 and fp32 need none).
 * :func:`make_optimizer`: the original's Adam (no weight decay) with the fused kernel where it is supported.
