@@ -51,14 +51,36 @@ def test_separable_pose2feat_equals_the_heatmap_convolution():
     assert _rel(img_fast.grad, img_plain.grad) < 1e-5
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("channels_last", [False, True])
-def test_axis_means_equal_mean(channels_last):
-    feat = torch.randn(2, 16, 64, 32)
+def test_axis_means_equal_mean_and_its_gradient(channels_last, dtype):
+    """Float32 means of any input dtype, the gradient of a mean (1/H, 1/W) in the input dtype."""
+    feat = torch.randn(2, 16, 64, 32, dtype=torch.float64).to(dtype)
     if channels_last:
         feat = feat.contiguous(memory_format=torch.channels_last)
+    feat.requires_grad_(True)
+    ref = feat.detach().double().requires_grad_(True)
     mean_h, mean_w = _axis_means(feat)
-    torch.testing.assert_close(mean_h, feat.mean(dim=2))
-    torch.testing.assert_close(mean_w, feat.mean(dim=3))
+    assert mean_h.dtype == mean_w.dtype == torch.float32
+    torch.testing.assert_close(mean_h.double(), ref.mean(dim=2), rtol=0, atol=1e-6)
+    torch.testing.assert_close(mean_w.double(), ref.mean(dim=3), rtol=0, atol=1e-6)
+    grad_h, grad_w = torch.randn_like(mean_h), torch.randn_like(mean_w)
+    ((mean_h * grad_h).sum() + (mean_w * grad_w).sum()).backward()
+    ((ref.mean(dim=2) * grad_h.double()).sum() + (ref.mean(dim=3) * grad_w.double()).sum()).backward()
+    assert feat.grad.dtype == dtype
+    tol = 1e-7 if dtype == torch.float32 else 2 ** -8 * ref.grad.abs().max().item()  # one rounding to the dtype
+    torch.testing.assert_close(feat.grad.double(), ref.grad, rtol=0, atol=tol)
+
+
+def test_axis_means_save_nothing_for_backward():
+    """The float32 copy of a bf16 activation must not stay alive until the backward pass (training memory)."""
+    feat = torch.randn(2, 16, 64, 32, dtype=torch.bfloat16, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        mean_h, mean_w = _axis_means(feat)
+    assert saved == []
+    (mean_h.sum() + mean_w.sum()).backward()
+    torch.testing.assert_close(feat.grad.float(), torch.full(feat.shape, 1 / 64 + 1 / 32))
 
 
 def test_lixel_head_fast_and_point_subset_equal_plain():

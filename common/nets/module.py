@@ -45,7 +45,8 @@ class LixelHead(nn.Module):
         Each point's coordinates depend only on its own rows, so a subset equals the same rows of the full output.
         ``fast``: the same computation with faster kernels (axis means as products with a ones vector, the z branch's
         1x1 conv on a length-1 sequence as a linear layer); equal to float rounding.  ``recompute``: the deconvolution
-        stack's activations are recomputed in the backward pass instead of stored.
+        stack's activations are recomputed in the backward pass instead of stored.  Under autocast everything after
+        the deconvolution stack runs in float32.
         """
         if recompute:
             feat_xy = run_checkpointed(self.deconv, self.deconv, img_feat)
@@ -55,7 +56,7 @@ class LixelHead(nn.Module):
             # from here on float32 whatever the autocast dtype: the logits' rounding to bf16 would move the
             # soft-argmax coordinates by up to ~0.1 hm units; in float32 this costs ~2 % of a bf16 forward
             if fast:
-                feat_x, feat_y = _axis_means(feat_xy.float())
+                feat_x, feat_y = _axis_means(feat_xy)
             else:
                 feat_x = feat_xy.float().mean(dim=2)  # average over rows -> per column (B, 256, 64)
                 feat_y = feat_xy.float().mean(dim=3)  # average over columns -> per row
@@ -73,19 +74,45 @@ class LixelHead(nn.Module):
             return torch.stack([soft_argmax_1d(lg) for lg in logits], dim=2)
 
 
-def _axis_means(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, C, H, W) -> (mean over H (B, C, W), mean over W (B, C, H)) as matrix products with a ones vector.
+class _AxisMeans(torch.autograd.Function):
+    """(B, C, H, W) any float dtype -> float32 (mean over H (B, C, W), mean over W (B, C, H)).
 
-    An order of magnitude faster than ``mean`` on channels-last (B, C, H, W) tensors; the products accumulate in
-    float32 (bf16/fp16 inputs too) and return the input dtype, like ``mean``.
+    The means are matrix products with a ones vector on a float32 copy of one sample at a time: an order of
+    magnitude faster than ``mean`` on channels-last tensors, and exact float32 sums of bf16/fp16 activations.  Nothing
+    is saved for the backward pass (the gradient of a mean needs only the shape); the input gradient comes back in
+    the input's dtype, channels-last.
     """
-    b, c, h, w = feat.shape
-    nhwc = feat.permute(0, 2, 3, 1).contiguous()  # no copy for a channels-last tensor
-    ones_h = torch.full((1, 1, h), 1.0 / h, dtype=feat.dtype, device=feat.device)
-    ones_w = torch.full((1, 1, w), 1.0 / w, dtype=feat.dtype, device=feat.device)
-    mean_h = torch.matmul(ones_h, nhwc.reshape(b, h, w * c)).reshape(b, w, c)
-    mean_w = torch.matmul(ones_w, nhwc.reshape(b * h, w, c)).reshape(b, h, c)
-    return mean_h.transpose(1, 2), mean_w.transpose(1, 2)
+
+    @staticmethod
+    def forward(ctx, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx.in_dtype = feat.dtype
+        b, c, h, w = feat.shape
+        nhwc = feat.permute(0, 2, 3, 1)  # a view for a channels-last tensor
+        mean_h = torch.empty(b, w, c, device=feat.device)
+        mean_w = torch.empty(b, h, c, device=feat.device)
+        ones_h = torch.full((1, h), 1.0 / h, device=feat.device)
+        ones_w = torch.full((1, w), 1.0 / w, device=feat.device)
+        with fp32_region(feat):
+            for i in range(b):  # one sample at a time: the float32 copy is (H, W, C), not (B, H, W, C)
+                sample = nhwc[i].float().contiguous()
+                mean_h[i] = torch.mm(ones_h, sample.reshape(h, w * c)).reshape(w, c)
+                mean_w[i] = torch.matmul(ones_w, sample).reshape(h, c)
+        return mean_h.transpose(1, 2), mean_w.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad_h: torch.Tensor, grad_w: torch.Tensor) -> torch.Tensor:
+        # d mean_h[b, c, x] / d feat[b, c, y, x] = 1 / H, d mean_w[b, c, y] / d feat[b, c, y, x] = 1 / W
+        b, c, w = grad_h.shape
+        h = grad_w.shape[2]
+        grad = torch.empty(b, h, w, c, dtype=ctx.in_dtype, device=grad_h.device)
+        # summed in float32, written once in the input dtype
+        torch.add((grad_h / h).transpose(1, 2)[:, None], (grad_w / w).transpose(1, 2)[:, :, None], out=grad)
+        return grad.permute(0, 3, 1, 2)  # (B, C, H, W), channels-last
+
+
+def _axis_means(feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, C, H, W) -> float32 (mean over H (B, C, W), mean over W (B, C, H)); see :class:`_AxisMeans`."""
+    return _AxisMeans.apply(feat)
 
 
 def _final_conv(conv: nn.Sequential, feat: torch.Tensor, points: torch.Tensor | None) -> torch.Tensor:
