@@ -69,9 +69,13 @@ class LixelHead(nn.Module):
             else:
                 feat_z = self.conv_z_1(feat_z[:, :, None])
             feat_z = feat_z.view(-1, 256, self.depth_dim)  # channel c -> (c // 64, c % 64)
-            logits = [_final_conv(conv, feat, points)
-                      for conv, feat in ((self.conv_x, feat_x), (self.conv_y, feat_y), (self.conv_z_2, feat_z))]
-            return torch.stack([soft_argmax_1d(lg) for lg in logits], dim=2)
+            coords = []
+            for conv, feat in ((self.conv_x, feat_x), (self.conv_y, feat_y), (self.conv_z_2, feat_z)):
+                def axis(f: torch.Tensor, conv: nn.Sequential = conv) -> torch.Tensor:
+                    return soft_argmax_1d(_final_conv(conv, f, points))
+                # recompute: keep the (B, 256, 64) features, not the (B, N, 64) softmax (28 MB per axis for SMPL)
+                coords.append(run_checkpointed(conv, axis, feat) if recompute else axis(feat))
+            return torch.stack(coords, dim=2)
 
 
 class _AxisMeans(torch.autograd.Function):
