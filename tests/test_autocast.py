@@ -1,7 +1,6 @@
 """Autocast keeps float32 where the original's numbers need it (issue 10 point 2), and the precision helpers."""
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from common.nets.module import LixelHead, soft_argmax_1d
