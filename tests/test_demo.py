@@ -28,7 +28,7 @@ SIX = ("output_mesh_lixel.jpg", "rendered_mesh_lixel.jpg", "output_mesh_lixel.ob
 
 
 def _make_input_module():
-    spec = importlib.util.spec_from_file_location("demo_make_input", DEMO_DIR / "make_input.py")
+    spec = importlib.util.spec_from_file_location("demo_make_input", DEMO_DIR.parent / "tools" / "make_demo_input.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
     spec.loader.exec_module(sys.modules[spec.name])

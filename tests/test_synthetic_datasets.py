@@ -23,7 +23,7 @@ from common.utils.transforms import cam2pixel
 from common.utils.human_models import MANO, SMPL
 from tools.synthetic import body_models
 from tools.synthetic.datasets import DATASET_NAMES, H36M_JOINTS, MUCO_JOINTS, write_datasets
-from tools.synthetic.render import render_mesh
+from common.utils.raster import render_mesh
 
 H36M_TRAIN, H36M_TEST = (1, 5, 6, 7, 8), (9, 11)
 

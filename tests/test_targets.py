@@ -45,7 +45,7 @@ from common.utils.transforms import (
     swap_pairs,
     world2cam,
 )
-from tools.synthetic.render import render_mesh
+from common.utils.raster import render_mesh
 
 H, W = 360, 480
 FOCAL = (600.0, 602.0)

@@ -3,7 +3,7 @@
 Conventions: images are (H, W, 3) uint8 **RGB** arrays (converted to BGR only when encoded for OpenCV, see
 :func:`encode_jpg`); meshes are given in camera space (metres, OpenCV axes: x right, y down, z forward) with the
 pinhole camera ``focal`` (f_x, f_y) and ``princpt`` (c_x, c_y) in pixels; pixel (row r, column c) has its centre at
-(u, v) = (c, r), as in :func:`common.utils.transforms.cam2pixel` and :mod:`tools.synthetic.render`.
+(u, v) = (c, r), as in :func:`common.utils.transforms.cam2pixel` and :mod:`common.utils.raster`.
 
 Renderers (:class:`MeshRenderer`):
 
@@ -12,7 +12,7 @@ Renderers (:class:`MeshRenderer`):
   the meshes 180 degrees about x (OpenCV -> OpenGL axes).  The principal point is passed shifted by half a pixel so
   that OpenGL's pixel centres (c + 0.5) land on this project's (c); the original passes it unshifted.  pyrender is
   imported only when rendering; the OpenGL platform is chosen by :func:`choose_gl_platform` before that import.
-* ``numpy``: the z-buffer rasteriser of :mod:`tools.synthetic.render` (2 x 2 supersampled, Lambertian shading), used
+* ``numpy``: the z-buffer rasteriser of :mod:`common.utils.raster` (2 x 2 supersampled, Lambertian shading), used
   when no OpenGL context can be created.
 
 Several meshes are rendered in one scene, so the nearest surface wins where people overlap.
@@ -260,7 +260,7 @@ class MeshRenderer:
                             renderer=self.name)
 
     def _render_numpy(self, meshes: Sequence[Mesh], focal, princpt, background: np.ndarray) -> RenderResult:
-        from tools.synthetic.render import render_meshes  # noqa: PLC0415 - the project's one software rasteriser
+        from common.utils.raster import render_meshes  # noqa: PLC0415 - the project's one software rasteriser
 
         height, width = background.shape[:2]
         colour = tuple(255.0 * c for c in MESH_COLOR)

@@ -49,7 +49,7 @@ from scipy.spatial.transform import Rotation
 from common.utils.human_models import MANO, SMPL
 from common.utils.preprocessing import bbox_from_keypoints, process_bbox
 from common.utils.transforms import cam2pixel, world2cam
-from tools.synthetic.render import render_meshes
+from common.utils.raster import render_meshes
 
 __all__ = ["DATASET_NAMES", "SIZES", "write_datasets", "main"]
 

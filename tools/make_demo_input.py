@@ -1,7 +1,7 @@
 """Generate the demo's example image ``input.jpg`` (and ``input_bbox.json``) from the project's synthetic body.
 
-    python demo/make_input.py                          # synthetic model files generated on the fly (seed 0)
-    python demo/make_input.py --human_model_dir DIR --out_dir demo
+    python tools/make_demo_input.py                       # synthetic model files generated on the fly (seed 0)
+    python tools/make_demo_input.py --human_model_dir DIR --out_dir demo
 
 The picture is made by this project: one synthetic SMPL-format body (tools/synthetic/body_models.py, seed 0) in a
 fixed walking pose, rendered with the project's NumPy rasteriser through the demo's default virtual camera
@@ -31,7 +31,7 @@ from common.utils.human_models import SMPL  # noqa: E402
 from common.utils.transforms import cam2pixel  # noqa: E402
 from common.utils.io import atomic_write_bytes  # noqa: E402
 from common.utils.vis import encode_jpg  # noqa: E402
-from tools.synthetic.render import render_meshes  # noqa: E402
+from common.utils.raster import render_meshes  # noqa: E402
 
 IMG_SHAPE = (392, 640)  # (H, W), the size of the original's example
 FOCAL = (1500.0, 1500.0)
@@ -151,7 +151,7 @@ def write_example(out_dir: str | Path, human_model_dir: str | Path | None = None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--out_dir", type=Path, default=ROOT_DIR / "demo")
     parser.add_argument("--human_model_dir", type=Path, default=None,
                         help="SMPL-format model files (default: synthetic ones generated with seed 0)")
     args = parser.parse_args(argv)

@@ -1,4 +1,6 @@
-"""A small, dependency-free triangle rasteriser for the synthetic datasets (NumPy only, CPU, no OpenGL).
+"""A small, dependency-free triangle rasteriser (NumPy only, CPU, no OpenGL).
+
+Used by the demo as its fallback renderer and by the synthetic test datasets to draw their images.
 
 Pinhole camera with the project's conventions (``common.utils.transforms.cam2pixel``): camera space X right,
 Y down, Z forward; a point projects to ``u = X / Z * f_x + c_x``, ``v = Y / Z * f_y + c_y`` and pixel (row ``r``,
