@@ -8,11 +8,44 @@
 # - the rest: requirements.txt, constrained to the installed torch/torchvision so pip never swaps them.
 # - OSMesa (CPU rendering for pyrender): Debian/Ubuntu package libosmesa6, installed with apt when missing and
 #   running as root; otherwise the command to run is printed.
+# - PYTHON=/path/to/python picks the interpreter (default: `python` on PATH).
+# - An "externally managed" interpreter (PEP 668: a file EXTERNALLY-MANAGED in its stdlib directory, outside any
+#   virtual environment; e.g. Debian/Ubuntu's /usr/bin/python3) is detected before pip runs: the script prints how to
+#   make a virtual or conda environment and exits with status 2. To install into such an interpreter anyway, run
+#   `I2L_ALLOW_SYSTEM_PIP=1 bash requirements.sh` (pip is then run with PIP_BREAK_SYSTEM_PACKAGES=1), or set pip's
+#   own PIP_BREAK_SYSTEM_PACKAGES=1, which skips the check too.
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python}"
 FALLBACK_TORCH="2.14.1"
 FALLBACK_TORCHVISION="0.29.1"
+
+# PEP 668 check, before any pip call. Prints the EXTERNALLY-MANAGED marker's path when the interpreter is externally
+# managed (marker present and not inside a virtual environment), nothing otherwise.
+EM_MARKER="$("$PYTHON" -c '
+import os, sys, sysconfig
+marker = os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")
+in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix) or hasattr(sys, "real_prefix")
+if not in_venv and os.path.isfile(marker):
+    print(marker)
+')" || { echo "!!! cannot run the Python interpreter '${PYTHON}' (set PYTHON=/path/to/python)" >&2; exit 1; }
+is_true() { case "$1" in 1|[Tt][Rr][Uu][Ee]|[Yy][Ee][Ss]|[Yy]|[Oo][Nn]) return 0 ;; *) return 1 ;; esac; }  # bash 3.2 too
+if [ -n "$EM_MARKER" ]; then
+    if is_true "${I2L_ALLOW_SYSTEM_PIP:-}"; then
+        echo ">>> I2L_ALLOW_SYSTEM_PIP set: installing into the externally managed ${PYTHON} anyway"
+        export PIP_BREAK_SYSTEM_PACKAGES=1
+    elif ! is_true "${PIP_BREAK_SYSTEM_PACKAGES:-}"; then
+        cat >&2 <<EOF
+!!! '${PYTHON}' is an externally managed Python (PEP 668: ${EM_MARKER}),
+    so pip may not install into it. Nothing was installed. Use a virtual environment:
+        python3 -m venv .venv && . .venv/bin/activate && bash requirements.sh
+    (Debian/Ubuntu: sudo apt-get install python3-venv, if venv is missing), or a conda environment:
+        conda create -n i2l python=3.11 && conda activate i2l && bash requirements.sh
+    To install into this interpreter anyway: I2L_ALLOW_SYSTEM_PIP=1 bash requirements.sh
+EOF
+        exit 2
+    fi
+fi
 
 pair_imports() { "$PYTHON" -c "import torch, torchvision; torchvision.ops.nms" >/dev/null 2>&1; }
 
