@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.errors import UserError
+from common.utils.human_models import MANO, SMPL
 from common.utils.io import atomic_write
 
 PREFIX = "module."
@@ -36,13 +38,12 @@ HUMAN_MODEL_PREFIX = "human_model_layer."
 SNAPSHOT_RE = re.compile(r"^snapshot_(\d+)\.pth\.tar$")
 OFFICIAL_KEYS = ("epoch", "network", "optimizer")
 MID_EPOCH_NAME = "resume_mid_epoch.pth"  # must not end in .pth.tar (see the module docstring)
-BODY_VERTS, HAND_VERTS = 6890, 778  # mesh_net outputs of the SMPL body / MANO hand variants
 VARIANT_NAMES = {False: "body (SMPL)", True: "hand (MANO)"}
-VARIANT_BY_VERTS = {BODY_VERTS: False, HAND_VERTS: True}  # vertex count -> is_hand
+VARIANT_BY_VERTS = {SMPL.vertex_num: False, MANO.vertex_num: True}  # vertex count -> is_hand
 MESH_NET_KEY = "mesh_net.conv_x.0.bias"  # (V,): one output per mesh vertex
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint file is missing, unreadable or does not match the network."""
 
 
@@ -221,7 +222,7 @@ def inspect_checkpoint(ckpt: dict, path: str | Path) -> CheckpointInfo:
     verts = _mesh_vertex_count(state)
     if verts not in VARIANT_BY_VERTS:
         raise CheckpointError(f"{path}: not an I2L-MeshNet body or hand snapshot ('{MESH_NET_KEY}' has {verts} "
-                              f"entries, expected {BODY_VERTS} for SMPL or {HAND_VERTS} for MANO)")
+                              f"entries, expected {SMPL.vertex_num} for SMPL or {MANO.vertex_num} for MANO)")
     blocks = {k.split(".")[2] for k in state if k.startswith("pose_backbone.layer3.")}
     resnet_type = {6: 50, 23: 101, 36: 152}.get(len(blocks), 50)
     reg_params = [k for k in state if k.startswith("param_regressor.")
@@ -232,7 +233,7 @@ def inspect_checkpoint(ckpt: dict, path: str | Path) -> CheckpointInfo:
         count = sum(len(g.get("params", [])) for g in groups)
         stage, source = (None, "unknown") if count == 0 else \
             ("param" if count == len(reg_params) else "lixel", "its optimizer state")
-    return CheckpointInfo(is_hand=verts == HAND_VERTS, resnet_type=resnet_type, stage=stage, stage_source=source,
+    return CheckpointInfo(is_hand=verts == MANO.vertex_num, resnet_type=resnet_type, stage=stage, stage_source=source,
                           has_param_regressor=bool(reg_params))
 
 
@@ -259,7 +260,7 @@ def load_network(model: nn.Module, state: Mapping[str, torch.Tensor], source: st
         file_verts = _mesh_vertex_count(state)
         model_verts = _mesh_vertex_count(own)
         if file_verts in VARIANT_BY_VERTS and model_verts in VARIANT_BY_VERTS and file_verts != model_verts:
-            file_hand = file_verts == HAND_VERTS
+            file_hand = file_verts == MANO.vertex_num
             fix = ("--trainset_3d FreiHAND --trainset_2d --testset FreiHAND" if file_hand else
                    "body datasets (e.g. the defaults: no FreiHAND in --trainset_3d / --testset)")
             raise CheckpointError(f"{source} holds the {VARIANT_NAMES[file_hand]} network, but the config builds the "

@@ -15,13 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.errors import UserError
+
 __all__ = ["COCO_PERSON", "Detection", "DetectorWeightsError", "weights_url", "cached_weights_path",
            "build_person_detector", "load_detector_weights", "detect_people"]
 
 COCO_PERSON = 1  # category id of "person" in torchvision's COCO detection labels
 
 
-class DetectorWeightsError(RuntimeError):
+class DetectorWeightsError(UserError, RuntimeError):
     """The detector weights are missing, cannot be downloaded, or do not fit the network."""
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+from common.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,19 @@ def _run_in_group(fn: Callable[..., Any], ctx: DistContext, args: tuple) -> Any:
         dist.destroy_process_group()
 
 
+USER_ERROR_EXIT = 3  # exit status of a spawned process stopped by a UserError (after printing it)
+
+
 def _spawned(local_rank: int, fn: Callable[..., Any], devices: list[torch.device], port: int, args: tuple) -> None:
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     ctx = DistContext(local_rank, len(devices), local_rank, devices[local_rank])
-    _run_in_group(fn, ctx, args)
+    try:
+        _run_in_group(fn, ctx, args)
+    except UserError as exc:  # one line from the first rank instead of one traceback per process
+        if local_rank == 0:
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(USER_ERROR_EXIT)
 
 
 def launch(fn: Callable[..., Any], gpu_ids: Sequence[int], *args: Any, cpu_processes: int = 1) -> Any:
@@ -111,7 +122,12 @@ def launch(fn: Callable[..., Any], gpu_ids: Sequence[int], *args: Any, cpu_proce
         devices = [torch.device("cpu")] * cpu_processes
     if len(devices) == 1:
         return fn(DistContext(0, 1, 0, devices[0]), *args)
-    mp.spawn(_spawned, args=(fn, devices, free_port(), args), nprocs=len(devices), join=True)
+    try:
+        mp.spawn(_spawned, args=(fn, devices, free_port(), args), nprocs=len(devices), join=True)
+    except mp.ProcessExitedException as exc:
+        if exc.exit_code == USER_ERROR_EXIT:
+            raise UserError(f"process {exc.error_index} of {len(devices)} stopped on the error printed above") from None
+        raise
     return None
 
 
@@ -122,3 +138,14 @@ def all_reduce_sum(values: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     values = values.clone()
     dist.all_reduce(values, op=dist.ReduceOp.SUM)
     return values
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a (nested) dict/list batch to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch

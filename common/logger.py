@@ -1,4 +1,4 @@
-"""Run logs as the original writes them (training.md §7), plus the running-average timers of its speed line.
+"""Run logs as the original writes them (docs/training.md), plus the running-average timers of its speed line.
 
 Every line is ``%m-%d %H:%M:%S <message>``.  On a terminal the time stamp is green (``ESC[92m`` ... ``ESC[0m``), as
 the original's; the log file never gets colour codes.  Console lines go through ``tqdm.write`` so that they appear
@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 from tqdm import tqdm
+
+from common.utils.io import remove_stale_temporaries
 
 GREEN = "\033[92m"
 END = "\033[0m"
@@ -52,6 +54,15 @@ def make_logger(name: str, log_file: str | Path | None, console: bool = True) ->
         console_handler.setFormatter(logging.Formatter(fmt, DATE_FORMAT))
         logger.addHandler(console_handler)
     return logger
+
+
+def log_removed_temporaries(logger: logging.Logger, folder: str | Path) -> list[Path]:
+    """Remove the temporaries of killed writers on this host in ``folder`` (:func:`remove_stale_temporaries`) and
+    say so in the log."""
+    removed = remove_stale_temporaries(folder)
+    for path in removed:
+        logger.info(f"Removed {path}: the temporary of a write whose process is gone")
+    return removed
 
 
 class Timer:

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from common.utils.targets import CameraParams, ModelParams, SampleRecord
+from data.records import CameraParams, ModelParams, SampleRecord
 
 __all__ = ["Datalist"]
 

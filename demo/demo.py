@@ -13,7 +13,7 @@ from common.allocator import enable_huge_pages  # noqa: E402
 
 enable_huge_pages()  # before torch is imported (common/allocator.py)
 
-from common.demo import main  # noqa: E402
+from main.predictor.run import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

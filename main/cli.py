@@ -1,11 +1,95 @@
-"""Command lines of train.py and test.py (spec training.md §2), built on the config flags of :mod:`main.config`."""
+"""Command lines: one ``--<field>`` flag per :class:`common.config.Config` field, and train.py's / test.py's parsers.
+
+The original's commands work unchanged (``--gpu 0-3 --stage lixel``, ``--continue``, ``--test_epoch N``); every other
+setting of the original's config file is a flag whose default, when omitted, stays the derived one.
+"""
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+import dataclasses
+from typing import Any, Sequence
 
+from common.config import AMP_CHOICES, Config, make_config, parse_gpu_ids
 from common.launch import under_torchrun
-from main.config import Config, add_config_arguments, config_from_args
+
+
+def _str2bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one optional ``--<field>`` flag per :class:`Config` field (defaults stay derived when omitted)."""
+    group = parser.add_argument_group("config overrides (defaults: the original release)")
+    skip = {"gpu_ids", "stage", "continue_train", "root_dir", "overrides"}
+    for f in dataclasses.fields(Config):
+        if f.name in skip:
+            continue
+        flag = f"--{f.name}"
+        default_text = f"default: {f.default!r}" if f.default is not dataclasses.MISSING else ""
+        if f.name in ("trainset_3d", "trainset_2d"):
+            group.add_argument(flag, nargs="*", default=None, help=f"dataset names ({default_text})")
+        elif f.name == "lr_dec_epoch":
+            group.add_argument(flag, nargs="+", type=int, default=None,
+                               help="epochs where lr is divided, lixel-stage numbering (+5 in the param stage)")
+        elif f.name in ("input_img_shape", "output_hm_shape"):
+            n = 2 if f.name == "input_img_shape" else 3
+            group.add_argument(flag, nargs=n, type=int, default=None, help=default_text)
+        elif f.name == "exact":
+            group.add_argument(flag, type=_str2bool, nargs="?", const=True, default=None,
+                               help="run the original's operation order (BatchNorm unfolded, fp32) to reproduce "
+                                    "published numbers to the last digit; the default fast path differs only in "
+                                    "float rounding (refused with --amp)")
+        elif f.type in ("bool", bool):
+            group.add_argument(flag, type=_str2bool, nargs="?", const=True, default=None, help=default_text)
+        elif f.name == "end_epoch":
+            group.add_argument(flag, type=int, default=None,
+                               help="number of lixel-stage epochs (+5 in the param stage; default 13, hand 25)")
+        elif f.name == "amp":
+            group.add_argument(flag, choices=AMP_CHOICES, default=None,
+                               help="mixed precision: bf16 / fp16 autocast (fp16 with a gradient scaler); default fp32")
+        elif f.name == "num_thread":
+            group.add_argument(flag, type=int, default=None,
+                               help="data loader workers per process (default: the cores shared by the processes "
+                                    "of this machine, at most 30)")
+        elif f.type in ("int", int):
+            group.add_argument(flag, type=int, default=None, help=default_text)
+        elif f.type in ("float", float):
+            group.add_argument(flag, type=float, default=None, help=default_text)
+        else:
+            group.add_argument(flag, type=str, default=None, help=default_text)
+
+
+def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
+    """Build a :class:`Config` from parsed CLI arguments (only flags that were given override defaults)."""
+    names = {f.name for f in dataclasses.fields(Config)} - {"overrides"}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    if getattr(args, "gpu", None):
+        overrides["gpu_ids"] = parse_gpu_ids(args.gpu)
+    if getattr(args, "stage", None):
+        overrides["stage"] = args.stage
+    if getattr(args, "continue_train", False):
+        overrides["continue_train"] = True
+    overrides.update(extra)
+    return make_config(**overrides)
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    """``--debug``: show the traceback of a user error instead of the one-line message."""
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of a one-line message")
+
+
+def wants_debug(argv: Sequence[str] | None) -> bool:
+    """Whether ``argv`` asks for ``--debug`` (read before the full parse, which may itself fail)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_debug_argument(parser)
+    return parser.parse_known_args(argv)[0].debug
+
 
 GPU_HELP = ("GPU ids, as a range '0-3' or a list '0,1,2,3'; one process per GPU (DistributedDataParallel). "
             "Without CUDA the run uses the CPU. Not needed under torchrun (LOCAL_RANK picks the GPU).")
@@ -17,6 +101,7 @@ def _base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--gpu", type=str, default=None, help=GPU_HELP)
     parser.add_argument("--stage", type=str, default=None, choices=["lixel", "param"],
                         help="training stage (required): lixel first, then param with --continue")
+    add_debug_argument(parser)
     add_config_arguments(parser)
     return parser
 

@@ -1,4 +1,8 @@
-"""The I2L-MeshNet model: stages ``lixel`` / ``param``, modes ``train`` / ``test`` (architecture.md §1, §5-§7)."""
+"""The I2L-MeshNet model as the drivers run it: stages ``lixel`` / ``param``, modes ``train`` / ``test``.
+
+Network, stages and losses: docs/network.md.  The original's operation order for the same weights:
+:mod:`main.reference` (``--exact``).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -8,8 +12,8 @@ import torch
 from torch import nn
 
 from common.nets.loss import CoordLoss, EdgeLengthLoss, NormalVectorLoss, ParamLoss
-from common.nets.module import LixelHead, ParamRegressor, Pose2Feat, gaussian_heatmap_3d, init_head_weights
-from common.nets.precision import fp32_region
+from common.nets.module import LixelHead, ParamRegressor, Pose2Feat, init_head_weights
+from common.nets.precision import fp32_region, widen
 from common.nets.recompute import run_trunk
 from common.nets.resnet import ResNetBackbone
 from common.utils.human_models import HumanModel
@@ -26,11 +30,20 @@ class I2LMeshNet(nn.Module):
     ``human_model_layer`` so it follows the model's device, but its buffers are not part of ``state_dict()``;
     official-format snapshots add the original's ``human_model_layer.th_*`` buffers (see
     :mod:`common.checkpoint`).
+
+    The computation is fixed at construction: channels-last activations, Pose2Feat contracted separably, only what
+    the stage and mode need (:mod:`main.reference` is the original's order).  ``recompute`` (training): store only the
+    inputs of the trunk blocks and of the heads' deconvolution stacks and recompute their activations in the backward
+    pass (less memory, about a quarter more compute, the same step to float rounding).
     """
+
+    lixel_head_cls: type[LixelHead] = LixelHead
+    pose2feat_cls: type[Pose2Feat] = Pose2Feat
+    channels_last = True  # activations (and, under DDP, the conv weights) in channels-last memory format
 
     def __init__(self, human_model: HumanModel, stage: str = "lixel", resnet_type: int = 50,
                  output_hm_shape: tuple[int, int, int] = (64, 64, 64), sigma: float = 2.5,
-                 normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True, fast: bool = True) -> None:
+                 normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True, recompute: bool = False) -> None:
         super().__init__()
         if stage not in STAGES:
             raise ValueError(f"stage {stage!r}: choose one of {list(STAGES)}")
@@ -42,22 +55,15 @@ class I2LMeshNet(nn.Module):
         self.sigma = sigma
         self.normal_loss_weight = normal_loss_weight
         self.use_joint_orig_loss = use_joint_orig_loss
-        # fast=True (default, used by the drivers): channels-last activations, Pose2Feat contracted separably,
-        # no unneeded work; equal to the plain path to float rounding.  fast=False: the original's computation,
-        # kept as the reference for tests and the benchmark.  A plain attribute: set ``model.fast`` at any time.
-        self.fast = fast
-        # recompute=True (fast path, training): store only the inputs of the trunk blocks and of the heads'
-        # deconvolution stacks and recompute their activations in the backward pass (less memory, about a quarter
-        # more compute; BatchNorm statistics stay exact)
-        self.recompute = False
+        self.recompute = recompute
         joint_num, vertex_num = human_model.joint_num, human_model.vertex_num
         depth = self.output_hm_shape[0]
 
         self.pose_backbone = ResNetBackbone(resnet_type)
-        self.pose_net = LixelHead(joint_num, depth)
-        self.pose2feat = Pose2Feat(joint_num, depth)
+        self.pose_net = self.lixel_head_cls(joint_num, depth, recompute=recompute)
+        self.pose2feat = self.pose2feat_cls(joint_num, depth)
         self.mesh_backbone = ResNetBackbone(resnet_type)
-        self.mesh_net = LixelHead(vertex_num, depth)
+        self.mesh_net = self.lixel_head_cls(vertex_num, depth, recompute=recompute)
         self.param_regressor = ParamRegressor(joint_num, human_model.orig_joint_num)
         self.human_model_layer = human_model.layer()
 
@@ -66,7 +72,7 @@ class I2LMeshNet(nn.Module):
         self.normal_loss = NormalVectorLoss(human_model.face)
         self.edge_loss = EdgeLengthLoss(human_model.face)
         self.register_buffer("joint_regressor", torch.as_tensor(human_model.joint_regressor), persistent=False)
-        # the vertices the joint regressor reads (its non-zero columns) and its restriction to them (fast path)
+        # the vertices the joint regressor reads (its non-zero columns) and its restriction to them (the param-stage training computes only those vertices)
         support = torch.nonzero(self.joint_regressor.abs().sum(dim=0) > 0).flatten()
         self.register_buffer("regressor_support", support, persistent=False)
         self.register_buffer("joint_regressor_support", self.joint_regressor[:, support].clone(), persistent=False)
@@ -140,35 +146,27 @@ class I2LMeshNet(nn.Module):
     def regress_joints(self, mesh: torch.Tensor) -> torch.Tensor:
         """(B, V, 3) -> (B, J, 3) with the I2L joint regressor (29 x 6890 body / 21 x 778 hand), in float32."""
         with fp32_region(mesh):
-            return torch.matmul(self.joint_regressor, mesh.float())
+            return torch.matmul(self.joint_regressor, widen(mesh))
 
     def forward_lixel(self, img: torch.Tensor, regress: bool = True,
                       joints_only: bool = False) -> dict[str, torch.Tensor]:
         """Image -> ``joint_coord_img`` (B, J, 3), ``mesh_coord_img`` (B, V, 3), ``joint_img_from_mesh`` (B, J, 3).
 
-        ``regress`` False leaves out ``joint_img_from_mesh``.  ``joints_only`` (fast path): compute only the
-        vertices the joint regressor uses and return ``joint_img_from_mesh`` without ``mesh_coord_img``.
+        ``regress`` False leaves out ``joint_img_from_mesh``.  ``joints_only``: compute only the vertices the joint
+        regressor uses and return ``joint_img_from_mesh`` without ``mesh_coord_img``.
         """
-        if self.fast:
-            img = img.contiguous(memory_format=torch.channels_last)
-        recompute = self.fast and self.recompute
-        shared_img_feat, pose_img_feat = run_trunk(self.pose_backbone, img, False, recompute)
-        joint_coord_img = self.pose_net(pose_img_feat, fast=self.fast, recompute=recompute)
-        if self.fast:
-            shared_img_feat = self.pose2feat.forward_separable(shared_img_feat, joint_coord_img, self.sigma)
-        else:
-            with torch.no_grad():
-                joint_heatmap = gaussian_heatmap_3d(joint_coord_img.detach().float(), self.output_hm_shape,
-                                                    self.sigma)
-            shared_img_feat = self.pose2feat(shared_img_feat, joint_heatmap.to(shared_img_feat.dtype))
-        _, mesh_img_feat = run_trunk(self.mesh_backbone, shared_img_feat, True, recompute)
+        img = img.contiguous(memory_format=torch.channels_last)
+        shared_img_feat, pose_img_feat = run_trunk(self.pose_backbone, img, False, self.recompute)
+        joint_coord_img = self.pose_net(pose_img_feat)
+        shared_img_feat = self.pose2feat(shared_img_feat, joint_coord_img, self.sigma)
+        _, mesh_img_feat = run_trunk(self.mesh_backbone, shared_img_feat, True, self.recompute)
         out = {"joint_coord_img": joint_coord_img}
-        if self.fast and joints_only:
-            mesh_support = self.mesh_net(mesh_img_feat, self.regressor_support, fast=True)  # (B, S, 3)
+        if joints_only:
+            mesh_support = self.mesh_net(mesh_img_feat, self.regressor_support)  # (B, S, 3)
             with fp32_region(mesh_support):
-                out["joint_img_from_mesh"] = torch.matmul(self.joint_regressor_support, mesh_support.float())
+                out["joint_img_from_mesh"] = torch.matmul(self.joint_regressor_support, widen(mesh_support))
             return out
-        out["mesh_coord_img"] = self.mesh_net(mesh_img_feat, fast=self.fast, recompute=recompute)
+        out["mesh_coord_img"] = self.mesh_net(mesh_img_feat)
         if regress:
             out["joint_img_from_mesh"] = self.regress_joints(out["mesh_coord_img"])
         return out
@@ -179,37 +177,36 @@ class I2LMeshNet(nn.Module):
         ``mesh_coord_cam`` / ``joint_coord_cam``: metres (SMPL) or millimetres (MANO), root-relative.
         """
         with fp32_region(joint_img_from_mesh):
-            pose_param, shape_param = self.param_regressor(joint_img_from_mesh.detach().float())
+            pose_param, shape_param = self.param_regressor(widen(joint_img_from_mesh.detach()))
             mesh_coord_cam, _ = self.human_model.forward(pose_param, shape_param, layer=self.human_model_layer)
-            mesh_coord_cam = mesh_coord_cam.float()
+            mesh_coord_cam = widen(mesh_coord_cam)
             joint_coord_cam = self.regress_joints(mesh_coord_cam)
             root = joint_coord_cam[:, self.human_model.root_joint_idx, None, :]
             return {"pose_param": pose_param, "shape_param": shape_param,
                     "mesh_coord_cam": mesh_coord_cam - root, "joint_coord_cam": joint_coord_cam - root}
 
     def forward(self, inputs: dict, targets: dict, meta_info: dict, mode: str) -> dict[str, torch.Tensor]:
-        """``mode='train'``: dict of unreduced losses; ``mode='test'``: dict of outputs (architecture.md §6).
+        """``mode='train'``: dict of unreduced losses; ``mode='test'``: the outputs ``joint_coord_img`` (B, J, 3) and
+        ``mesh_coord_img`` (B, V, 3) in hm units and, in the param stage, ``mesh_coord_cam`` (B, V, 3), root-relative,
+        metres (SMPL) / millimetres (MANO).
 
-        The fast path (``self.fast``) computes only what the outputs / losses of the stage and mode need: no joint
-        regression from the lixel mesh in lixel-stage testing, only the regressor's vertices in param-stage training.
+        Only what the stage and mode need is computed: no joint regression from the lixel mesh in lixel-stage
+        testing, only the regressor's vertices in param-stage training.
         """
         if mode not in ("train", "test"):
             raise ValueError(f"mode {mode!r}: expected 'train' or 'test'")
         param = self.stage == "param"
         lixel_context = torch.no_grad() if param else contextlib.nullcontext()
         with lixel_context:
-            out = self.forward_lixel(inputs["img"], regress=param or mode == "train" or not self.fast,
+            out = self.forward_lixel(inputs["img"], regress=param or mode == "train",
                                      joints_only=param and mode == "train")
         if param:
             out.update(self.forward_param(out["joint_img_from_mesh"]))
         if mode == "train":
             return self.losses(out, targets, meta_info)
-        result = {"joint_coord_img": out["joint_coord_img"], "mesh_coord_img": out["mesh_coord_img"],
-                  "bb2img_trans": meta_info["bb2img_trans"]}
+        result = {"joint_coord_img": out["joint_coord_img"], "mesh_coord_img": out["mesh_coord_img"]}
         if param:
             result["mesh_coord_cam"] = out["mesh_coord_cam"]
-        if "fit_mesh_coord_cam" in targets:
-            result["mesh_coord_cam_target"] = targets["fit_mesh_coord_cam"]
         return result
 
     def losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:
@@ -218,7 +215,7 @@ class I2LMeshNet(nn.Module):
         float32 predictions; float64 where the masks are float64 (``is_valid_fit`` / ``is_3D``, quirk Q11).
         """
         with fp32_region(out["joint_coord_img"]):
-            return self._losses({k: v.float() for k, v in out.items()}, targets, meta_info)
+            return self._losses({k: widen(v) for k, v in out.items()}, targets, meta_info)
 
     def _losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:
         is_valid_fit = meta_info["is_valid_fit"]
@@ -249,22 +246,3 @@ class I2LMeshNet(nn.Module):
                                                      meta_info["orig_joint_valid"] * is_3d[:, None, None])
             loss["joint_fit_cam"] = self.coord_loss(out["joint_coord_cam"], targets["fit_joint_cam"], fit_valid)
         return loss
-
-
-def build_model(human_model: HumanModel, stage: str, mode: str, resnet_type: int = 50,
-                output_hm_shape: tuple[int, int, int] = (64, 64, 64), sigma: float = 2.5,
-                normal_loss_weight: float = 0.1, use_joint_orig_loss: bool = True,
-                pretrained_backbone: str | Path | None = None, random_init: bool = False) -> I2LMeshNet:
-    """Build the model; ``mode='train'`` also applies the training initialisation (ImageNet trunks)."""
-    model = I2LMeshNet(human_model, stage, resnet_type, output_hm_shape, sigma, normal_loss_weight,
-                       use_joint_orig_loss)
-    if mode == "train":
-        model.init_weights(pretrained_backbone, random_init)
-    return model
-
-
-def build_model_from_config(cfg, human_model: HumanModel, mode: str) -> I2LMeshNet:
-    """:func:`build_model` with the settings of a :class:`main.config.Config`."""
-    return build_model(human_model, cfg.stage, mode, cfg.resnet_type, cfg.output_hm_shape, cfg.sigma,
-                       cfg.normal_loss_weight, cfg.use_joint_orig_loss, cfg.pretrained_backbone, cfg.random_init)
-

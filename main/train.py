@@ -13,16 +13,23 @@ from common.allocator import enable_huge_pages  # noqa: E402
 
 enable_huge_pages()  # before torch is imported (common/allocator.py)
 
+from common.errors import run_reporting_user_errors  # noqa: E402
 from common.launch import launch  # noqa: E402
-from common.trainer import run_train_process  # noqa: E402
-from main.cli import parse_train_args  # noqa: E402
+from main.cli import parse_train_args, wants_debug  # noqa: E402
+from main.trainer import run_train_process  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> None:
-    cfg = parse_train_args(argv)
-    print(f"Stage: {cfg.stage}")
-    launch(run_train_process, cfg.gpu_ids, cfg)
+def main(argv: list[str] | None = None) -> int:
+    """Run with ``argv`` (default: the command line); a user error prints one ``error:`` line and returns 1."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+
+    def run() -> None:
+        cfg = parse_train_args(argv)
+        print(f"Stage: {cfg.stage}")
+        launch(run_train_process, cfg.gpu_ids, cfg)
+
+    return run_reporting_user_errors(run, debug=wants_debug(argv))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -34,10 +34,11 @@ enable_huge_pages()  # before torch is imported (common/allocator.py)
 
 import torch  # noqa: E402
 
+from common.config import make_config  # noqa: E402
 from common.utils.human_models import build_human_model  # noqa: E402
-from data.dataset import build_dataset  # noqa: E402
-from main.config import make_config  # noqa: E402
-from tools.model_benchmark import CONFIGS, random_batch, run_model_benchmark  # noqa: E402,F401 (re-exported)
+from data.registry import build_dataset  # noqa: E402
+from tools.model_benchmark import CONFIGS, run_model_benchmark  # noqa: E402,F401 (re-exported)
+from tools.stand_in_weights import random_batch  # noqa: E402,F401 (re-exported)
 
 BODY_TRAINSETS = ("Human36M", "MuCo", "MSCOCO")
 HAND_TRAINSETS = ("FreiHAND",)

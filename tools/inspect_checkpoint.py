@@ -14,12 +14,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common.checkpoint import (CheckpointError, VARIANT_NAMES, inspect_checkpoint, load_checkpoint_file,  # noqa: E402
-                               load_network, normalize_state_dict)
+from common.checkpoint import (  # noqa: E402
+    VARIANT_NAMES,
+    CheckpointError,
+    inspect_checkpoint,
+    load_checkpoint_file,
+    load_network,
+    normalize_state_dict,
+)
+from common.config import Config  # noqa: E402
 from common.utils.human_models import build_human_model  # noqa: E402
 from common.utils.model_files import ModelFileError  # noqa: E402
-from main.config import Config  # noqa: E402
 from main.model import I2LMeshNet  # noqa: E402
+
 
 def describe(ckpt: dict, path: str | Path = "snapshot") -> dict:
     """Summary of a loaded snapshot dict: epoch, entry counts, variant, resnet depth, stage."""

@@ -25,11 +25,11 @@ enable_huge_pages()  # before torch is imported (common/allocator.py)
 
 import torch  # noqa: E402
 
-from common.checkpoint import save_checkpoint, snapshot_path  # noqa: E402
+from common.checkpoint import save_checkpoint  # noqa: E402
+from common.config import make_config  # noqa: E402
 from common.launch import DistContext  # noqa: E402
-from common.tester import Tester  # noqa: E402
-from common.trainer import Trainer  # noqa: E402
-from main.config import make_config  # noqa: E402
+from main.tester import Tester  # noqa: E402
+from main.trainer import Trainer  # noqa: E402
 from tools.quickstart import make_assets  # noqa: E402
 
 ITER_RE = re.compile(r"Epoch (\d+)/\d+ itr \d+/\d+: ")

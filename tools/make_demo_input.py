@@ -28,10 +28,10 @@ if str(ROOT_DIR) not in sys.path:
     sys.path.insert(0, str(ROOT_DIR))
 
 from common.utils.human_models import SMPL  # noqa: E402
-from common.utils.transforms import cam2pixel  # noqa: E402
 from common.utils.io import atomic_write_bytes  # noqa: E402
-from common.utils.vis import encode_jpg  # noqa: E402
 from common.utils.raster import render_meshes  # noqa: E402
+from common.utils.transforms import cam2pixel  # noqa: E402
+from common.utils.vis import encode_jpg  # noqa: E402
 
 IMG_SHAPE = (392, 640)  # (H, W), the size of the original's example
 FOCAL = (1500.0, 1500.0)

@@ -11,14 +11,15 @@ memories do not mix):
 * the change of the test outputs against ``plain_fp32`` on the same weights and inputs (max |diff|; lixel
   coordinates in hm units, ``mesh_coord_cam`` in mm).
 
-Configurations: ``plain_fp32`` is the original's computation (``model.fast = False``, ``torch.no_grad`` testing, the
-reference Adam); ``fast_fp32`` / ``fast_bf16`` / ``fast_fp16`` are the default path the drivers use (``model.fast``,
-``torch.inference_mode`` testing on :func:`common.nets.inference.prepare_inference`'d weights,
-:func:`common.nets.precision.make_optimizer`) under the given autocast; a ``_recompute`` suffix trains with
-``model.recompute`` (activation recomputation, less memory), a ``_compile`` suffix adds ``torch.compile``.  The fast
+Configurations: ``plain_fp32`` is the original's computation (:class:`main.reference.ReferenceI2LMeshNet`,
+``torch.no_grad`` testing, the reference Adam); ``fast_fp32`` / ``fast_bf16`` / ``fast_fp16`` are the default path the
+drivers use (:class:`main.model.I2LMeshNet`, ``torch.inference_mode`` testing on
+:func:`common.nets.inference.prepare_inference`'d weights, :func:`common.optim.make_optimizer`) under the given
+autocast; a ``_recompute`` suffix builds the network with ``recompute=True`` (activation recomputation, less memory),
+a ``_compile`` suffix adds ``torch.compile``.  The fast
 configurations run with transparent huge pages for large tensors as the drivers do (:mod:`common.allocator`),
 ``plain_fp32`` without, as the original runs (``--huge_pages all`` / ``none`` to change that).  The weights are seeded stand-ins for trained ones
-(:func:`conditioned_init`).
+(:func:`tools.stand_in_weights.conditioned_init`).
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ if __name__ == "__main__":
     enable_huge_pages()  # as the drivers do; the parent sets THP_MEM_ALLOC_ENABLE per configuration
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
+
+from tools.stand_in_weights import conditioned_init, random_batch  # noqa: E402
 
 CONFIGS = ("plain_fp32", "fast_fp32", "fast_bf16", "fast_fp16", "fast_fp32_recompute", "fast_bf16_recompute",
            "fast_fp16_recompute")
@@ -48,82 +50,18 @@ PROFILED_MODULES = ("pose_backbone", "pose_net", "pose2feat", "mesh_backbone", "
                     "human_model_layer")
 
 
-def random_batch(human_model, batch: int, seed: int = 0,
-                 device: torch.device | str = "cpu") -> tuple[dict, dict, dict]:
-    """Seeded random (inputs, targets, meta_info) with the shapes and dtypes of a collated training batch
-    (datasets.md §0; ``is_valid_fit`` / ``is_3D`` float64 like collated Python floats) plus ``bb2img_trans``."""
-    g = torch.Generator().manual_seed(seed)
-    j, v, k3 = human_model.joint_num, human_model.vertex_num, human_model.orig_joint_num * 3
-    inputs = {"img": torch.rand(batch, 3, 256, 256, generator=g)}
-    targets = {"orig_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
-               "fit_joint_img": torch.rand(batch, j, 3, generator=g) * 64,
-               "fit_mesh_img": torch.rand(batch, v, 3, generator=g) * 64,
-               "orig_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
-               "fit_joint_cam": torch.randn(batch, j, 3, generator=g) * 0.3,
-               "pose_param": torch.randn(batch, k3, generator=g) * 0.2,
-               "shape_param": torch.randn(batch, 10, generator=g)}
-    meta = {"orig_joint_valid": torch.ones(batch, j, 1), "orig_joint_trunc": torch.ones(batch, j, 1),
-            "fit_joint_trunc": torch.ones(batch, j, 1), "fit_mesh_trunc": torch.ones(batch, v, 1),
-            "is_valid_fit": torch.ones(batch, dtype=torch.float64), "is_3D": torch.ones(batch, dtype=torch.float64),
-            "bb2img_trans": torch.rand(batch, 2, 3, generator=g)}
-    move = lambda d: {k: t.to(device) for k, t in d.items()}  # noqa: E731
-    return move(inputs), move(targets), move(meta)
-
-
-def diverse_images(n: int, seed: int) -> torch.Tensor:
-    """(n, 3, 256, 256) seeded images in [0, 1] that differ in brightness, contrast and gradient per sample."""
-    g = torch.Generator().manual_seed(seed)
-    noise = torch.rand(n, 3, 256, 256, generator=g)
-    ramp = torch.linspace(0, 1, 256)[None, None, :, None] * torch.rand(n, 1, 1, 1, generator=g)
-    scale = torch.rand(n, 3, 1, 1, generator=g)
-    offset = torch.rand(n, 3, 1, 1, generator=g) * (1 - scale)
-    return (offset + scale * (0.5 * noise + 0.5 * ramp)).clamp(0, 1)
-
-
-def conditioned_init(net: nn.Module, seed: int = 0, residual_gain: float = 0.2, calibration_size: int = 4) -> None:
-    """Seeded weights that behave like a working network, for precision comparisons; leaves ``net`` in eval mode.
-
-    The original's random initialisation, the last BatchNorm scale of every residual branch set to
-    ``residual_gain`` and every BatchNorm's running statistics set to those of one plain fp32 lixel pass over
-    :func:`diverse_images`.  (A deep BatchNorm network at random initialisation amplifies rounding errors: there a
-    1e-6 relative change of the input moves the lixel mesh by ~0.05 hm units; with the damped residual branches,
-    by ~3e-4.)
-    """
-    torch.manual_seed(seed)
-    net.init_weights(random_init=True)
-    for trunk in (net.pose_backbone, net.mesh_backbone):
-        for name, m in trunk.named_modules():
-            if name.endswith("bn3"):
-                nn.init.constant_(m.weight, residual_gain)
-    batchnorms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in batchnorms]
-    fast, stage = net.fast, net.stage
-    for m in batchnorms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average: after one pass, the statistics of that batch
-    try:
-        net.fast, net.stage = False, "lixel"
-        net.train()
-        with torch.no_grad():
-            net.forward_lixel(diverse_images(calibration_size, seed + 1))
-    finally:
-        for m, momentum in zip(batchnorms, momenta):
-            m.momentum = momentum
-        net.fast, net.stage = fast, stage
-    net.eval()
-
-
 def _peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB on Linux
 
 
 def _build(spec: dict):
     from common.utils.human_models import build_human_model
-    from main.model import I2LMeshNet
+    from main.networks import build_model
 
     human_model = build_human_model(spec["variant"] == "hand", spec["model_dir"])
     torch.manual_seed(0)
-    net = I2LMeshNet(human_model, fast=spec["config"] != "plain_fp32")
+    config = spec["config"]
+    net = build_model(human_model, "lixel", recompute="_recompute" in config, exact=config == "plain_fp32")
     net.load_state_dict(torch.load(spec["weights"], weights_only=True))
     return human_model, net
 
@@ -131,7 +69,8 @@ def _build(spec: dict):
 def run_config(spec: dict) -> dict:
     """Measure one (variant, configuration) in this process; ``spec`` as written by :func:`run_model_benchmark`."""
     from common.nets.inference import prepare_inference
-    from common.nets.precision import autocast_context, make_grad_scaler, make_optimizer
+    from common.nets.precision import autocast_context, make_grad_scaler
+    from common.optim import make_optimizer
 
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
@@ -140,7 +79,6 @@ def run_config(spec: dict) -> dict:
     amp = config.split("_")[1]
     compiled = config.endswith("_compile")
     human_model, net = _build(spec)
-    net.recompute = "_recompute" in config
     net.to(device)
     inputs, targets, meta = random_batch(human_model, batch, device=device)
     runner = torch.compile(net) if compiled else net
@@ -211,7 +149,7 @@ def run_config(spec: dict) -> dict:
     if fast:
         prepare_inference(net, amp)
     outputs = make_test("param")()
-    torch.save({k: v.float().cpu() for k, v in outputs.items() if k != "bb2img_trans"}, spec["outputs"])
+    torch.save({k: v.float().cpu() for k, v in outputs.items()}, spec["outputs"])
     timed(make_test("param"), "test_forward")
     timed(make_test("lixel"), "lixel_test_forward")
     if compiled:
@@ -280,14 +218,14 @@ def run_model_benchmark(model_dir: Path, variants: list[str], configs: list[str]
     """
     from common.allocator import THP_ENV
     from common.utils.human_models import build_human_model
-    from main.model import I2LMeshNet
+    from main.reference import ReferenceI2LMeshNet
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="i2l_model_bench_") as tmp:
         for variant in variants:
             human_model = build_human_model(variant == "hand", model_dir)
             torch.manual_seed(0)
-            net = I2LMeshNet(human_model, fast=False)
+            net = ReferenceI2LMeshNet(human_model)
             conditioned_init(net)
             weights = Path(tmp) / f"{variant}_weights.pt"
             torch.save(net.state_dict(), weights)

@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from common.checkpoint import inspect_checkpoint, load_checkpoint_file  # noqa: E402
+from common.config import make_config  # noqa: E402
 from common.launch import DistContext  # noqa: E402
-from common.tester import Tester  # noqa: E402
-from main.config import make_config  # noqa: E402
+from main.tester import Tester  # noqa: E402
 
 
 def run_precision_check(model_path: Path, amps: list[str], workdir: Path, device: torch.device, **config) -> dict:

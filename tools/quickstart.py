@@ -25,10 +25,10 @@ from common.allocator import enable_huge_pages  # noqa: E402
 
 enable_huge_pages()  # before torch is imported (common/allocator.py)
 
+from common.config import make_config  # noqa: E402
 from common.launch import launch  # noqa: E402
-from common.tester import run_test_process  # noqa: E402
-from common.trainer import run_train_process  # noqa: E402
-from main.config import make_config  # noqa: E402
+from main.tester import run_test_process  # noqa: E402
+from main.trainer import run_train_process  # noqa: E402
 
 VARIANTS = {
     # datasets per variant: (trainset_3d, trainset_2d, testset)
@@ -74,7 +74,7 @@ def run(argv: list[str] | None = None) -> dict:
                   human_model_dir=model_dir, output_dir=workdir / "output", train_batch_size=args.batch,
                   test_batch_size=args.batch, end_epoch=args.lixel_epochs, random_init=True, amp=args.amp,
                   num_thread=0)
-    from main.config import parse_gpu_ids
+    from common.config import parse_gpu_ids
 
     gpu_ids = parse_gpu_ids(args.gpu)
     flags = (f"--trainset_3d {' '.join(trainset_3d)} --trainset_2d {' '.join(trainset_2d)} --testset {testset} "
@@ -92,7 +92,7 @@ def run(argv: list[str] | None = None) -> dict:
     metrics = launch(run_test_process, cfg.gpu_ids, cfg, test_epoch, None)
     written: dict = {}
     if not args.no_demo:
-        from common.demo import run_demo
+        from main.predictor.run import run_demo
 
         snapshot = cfg.model_dir / f"snapshot_{test_epoch}.pth.tar"
         out_dir = workdir / "demo_output"

@@ -123,7 +123,7 @@ class MemoryProbe(torch.utils.data.Dataset):
     def __getitem__(self, w: int) -> dict[str, Any]:
         start = memory_kib()
         if self.dataset is not None:
-            from common.utils.targets import posed_model
+            from data.fitting import posed_model
 
             datalist = self.dataset.datalist
             checksum = 0.0
@@ -153,9 +153,9 @@ def _mib(kib: int) -> str:
 
 
 def run(records: int, num_workers: int, contexts: list[str], seed: int, model_dir: Path | None) -> dict[str, Any]:
+    from common.config import make_config
     from common.utils.human_models import build_human_model
-    from data.dataset import build_dataset
-    from main.config import make_config
+    from data.registry import build_dataset
 
     results: dict[str, Any] = {"records": records, "workers": num_workers}
     with tempfile.TemporaryDirectory(prefix="i2l_workers_") as tmp:

@@ -1,4 +1,6 @@
-"""I2L-MeshNet heads: lixel heads (PoseNet / MeshNet), Pose2Feat and ParamRegressor (architecture.md §3, §5)."""
+"""I2L-MeshNet heads as the drivers run them: lixel heads (PoseNet / MeshNet), Pose2Feat and ParamRegressor.
+
+The original's operation order for the same parameters is in ``main/reference.py`` (docs/network.md)."""
 from __future__ import annotations
 
 import torch
@@ -6,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from common.nets.layer import make_conv1d_layers, make_conv_layers, make_deconv_layers, make_linear_layers
-from common.nets.precision import fp32_region
+from common.nets.precision import fp32_region, widen
 from common.nets.recompute import run_checkpointed
 from common.utils.rotation import rot6d_to_rotmat, rotmat_to_axis_angle
 
@@ -17,7 +19,7 @@ def soft_argmax_1d(logits: torch.Tensor) -> torch.Tensor:
     Computed in float32 whatever the autocast dtype of the logits.
     """
     with fp32_region(logits):
-        prob = torch.softmax(logits.float(), dim=2)
+        prob = torch.softmax(widen(logits), dim=2)
         bins = torch.arange(logits.shape[2], dtype=prob.dtype, device=prob.device)
         return (prob * bins).sum(dim=2)
 
@@ -28,9 +30,12 @@ class LixelHead(nn.Module):
     Input: trunk output (B, 2048, 8, 8).  Output: (B, num_points, 3) coordinates in hm units (x, y, z in [0, 63]).
     """
 
-    def __init__(self, num_points: int, depth_dim: int = 64) -> None:
+    def __init__(self, num_points: int, depth_dim: int = 64, recompute: bool = False) -> None:
         super().__init__()
         self.num_points = num_points
+        # training: recompute the deconvolution stack's activations and each axis's logits in the backward pass
+        # instead of storing them (less memory, the same gradients)
+        self.recompute = recompute
         self.depth_dim = depth_dim
         self.deconv = make_deconv_layers([2048, 256, 256, 256])
         self.conv_x = make_conv1d_layers([256, num_points], bnrelu_final=False)
@@ -38,47 +43,37 @@ class LixelHead(nn.Module):
         self.conv_z_1 = make_conv1d_layers([2048, 256 * depth_dim])
         self.conv_z_2 = make_conv1d_layers([256, num_points], bnrelu_final=False)
 
-    def forward(self, img_feat: torch.Tensor, points: torch.Tensor | None = None, fast: bool = False,
-                recompute: bool = False) -> torch.Tensor:
+    def forward(self, img_feat: torch.Tensor, points: torch.Tensor | None = None) -> torch.Tensor:
         """``points`` (P,) int64: compute only these points (rows of the last 1x1 convs) -> (B, P, 3).
 
         Each point's coordinates depend only on its own rows, so a subset equals the same rows of the full output.
-        ``fast``: the same computation with faster kernels (axis means as products with a ones vector, the z branch's
-        1x1 conv on a length-1 sequence as a linear layer); equal to float rounding.  ``recompute``: the deconvolution
-        stack's activations are recomputed in the backward pass instead of stored.  Under autocast everything after
-        the deconvolution stack runs in float32.
+        The axis means are products with a ones vector and the z branch's 1x1 conv on a length-1 sequence is a
+        linear layer: the original's computation (``main/reference.py``) with faster kernels, equal to float
+        rounding.  Under autocast everything after the deconvolution stack runs in float32.
         """
-        if recompute:
+        if self.recompute:
             feat_xy = run_checkpointed(self.deconv, self.deconv, img_feat)
         else:
             feat_xy = self.deconv(img_feat)  # (B, 256, 64, 64)
         with fp32_region(img_feat):
-            # from here on float32 whatever the autocast dtype: the logits' rounding to bf16 moved the soft-argmax
-            # coordinates by up to ~0.14 hm units; in float32 this costs 2-3 % of a bf16 forward
-            if fast:
-                feat_x, feat_y = _axis_means(feat_xy)
-            else:
-                feat_xy = feat_xy.float()
-                feat_x = feat_xy.mean(dim=2)  # average over rows -> per column (B, 256, 64)
-                feat_y = feat_xy.mean(dim=3)  # average over columns -> per row
-            # a (B, 2048) x (2048, 16384) product bound by reading its 134 MB weight: float32 costs less than a
-            # cast of the weight to the autocast dtype, and is exact
-            feat_z = img_feat.float().mean(dim=(2, 3))  # (B, 2048)
-            if fast:
-                conv, bn_relu = self.conv_z_1[0], self.conv_z_1[1:]
-                feat_z = bn_relu(F.linear(feat_z, conv.weight.flatten(1).float(), conv.bias.float()))
-            else:
-                feat_z = self.conv_z_1(feat_z[:, :, None])
+            # float32 from here on whatever the autocast dtype: logits rounded to bf16 move the soft-argmax
+            # coordinates by a sizeable fraction of a heat-map bin
+            feat_x, feat_y = _axis_means(feat_xy)
+            # a (B, 2048) x (2048, 16384) product bound by reading its weight: float32 costs less than casting the
+            # weight to the autocast dtype, and is exact
+            feat_z = widen(img_feat).mean(dim=(2, 3))  # (B, 2048)
+            conv, bn_relu = self.conv_z_1[0], self.conv_z_1[1:]
+            feat_z = bn_relu(F.linear(feat_z, widen(conv.weight.flatten(1)), widen(conv.bias)))
             feat_z = feat_z.view(-1, 256, self.depth_dim)  # channel c -> (c // 64, c % 64)
-            # recompute: keep the (B, 256, 64) features, not the (B, N, 64) softmax (28 MB per axis for SMPL)
-            coords = [run_checkpointed(conv, _axis_coords, conv, feat, points) if recompute
+            # recompute: keep the (B, 256, 64) features, not the (B, N, 64) softmax of each axis
+            coords = [run_checkpointed(conv, _axis_coords, conv, feat, points) if self.recompute
                       else _axis_coords(conv, feat, points)
                       for conv, feat in ((self.conv_x, feat_x), (self.conv_y, feat_y), (self.conv_z_2, feat_z))]
             return torch.stack(coords, dim=2)
 
 
 class _AxisMeans(torch.autograd.Function):
-    """(B, C, H, W) any float dtype -> float32 (mean over H (B, C, W), mean over W (B, C, H)).
+    """(B, C, H, W) any float dtype -> float32 (float64 for float64 input): (mean over H (B, C, W), mean over W (B, C, H)).
 
     The means are matrix products with a ones vector on a float32 copy of one sample at a time: an order of
     magnitude faster than ``mean`` on channels-last tensors, and exact float32 sums of bf16/fp16 activations.  Nothing
@@ -91,13 +86,14 @@ class _AxisMeans(torch.autograd.Function):
         ctx.in_dtype = feat.dtype
         b, c, h, w = feat.shape
         nhwc = feat.permute(0, 2, 3, 1)  # a view for a channels-last tensor
-        mean_h = torch.empty(b, w, c, device=feat.device)
-        mean_w = torch.empty(b, h, c, device=feat.device)
-        ones_h = torch.full((1, h), 1.0 / h, device=feat.device)
-        ones_w = torch.full((1, w), 1.0 / w, device=feat.device)
+        acc = dict(dtype=torch.float64 if feat.dtype == torch.float64 else torch.float32, device=feat.device)
+        mean_h = torch.empty(b, w, c, **acc)
+        mean_w = torch.empty(b, h, c, **acc)
+        ones_h = torch.full((1, h), 1.0 / h, **acc)
+        ones_w = torch.full((1, w), 1.0 / w, **acc)
         with fp32_region(feat):
             for i in range(b):  # one sample at a time: the float32 copy is (H, W, C), not (B, H, W, C)
-                sample = nhwc[i].float().contiguous()
+                sample = widen(nhwc[i]).contiguous()
                 mean_h[i] = torch.mm(ones_h, sample.reshape(h, w * c)).reshape(w, c)
                 mean_w[i] = torch.matmul(ones_w, sample).reshape(h, c)
         return mean_h.transpose(1, 2), mean_w.transpose(1, 2)
@@ -131,26 +127,22 @@ def _final_conv(conv: nn.Sequential, feat: torch.Tensor, points: torch.Tensor | 
     return F.conv1d(feat, layer.weight[points], layer.bias[points])
 
 
-PoseNet = LixelHead
-MeshNet = LixelHead
-
-
 class Pose2Feat(nn.Module):
-    """Fuse early image features (B, 64, 64, 64) with joint heat-maps (B, J, 64, 64, 64) -> (B, 64, 64, 64)."""
+    """Fuse early image features (B, 64, 64, 64) with joint heat-maps (B, J, 64, 64, 64) -> (B, 64, 64, 64).
+
+    The heat map of joint j is a 3D Gaussian of ``sigma`` hm units at its coordinates; its J x 64 depth slices are
+    the input channels 64 + j * 64 + z of one 3x3 convolution (the layout of the official weights).
+    """
 
     def __init__(self, joint_num: int, depth_dim: int = 64) -> None:
         super().__init__()
         self.joint_num = joint_num
+        self.depth_dim = depth_dim
         self.conv = make_conv_layers([64 + joint_num * depth_dim, 64])
 
-    def forward(self, img_feat: torch.Tensor, joint_heatmap: torch.Tensor) -> torch.Tensor:
-        """The original's computation: concatenate the (B, J, D, H, W) heat-maps as J*D channels, then conv."""
-        b, j, d, h, w = joint_heatmap.shape
-        heatmap = joint_heatmap.reshape(b, j * d, h, w)  # channel j * 64 + z
-        return self.conv(torch.cat([img_feat, heatmap], dim=1))
-
-    def forward_separable(self, img_feat: torch.Tensor, joint_coord: torch.Tensor, sigma: float) -> torch.Tensor:
-        """Same result as :meth:`forward` on ``gaussian_heatmap_3d(joint_coord, (D, H, W), sigma)``, to float rounding.
+    def forward(self, img_feat: torch.Tensor, joint_coord: torch.Tensor, sigma: float) -> torch.Tensor:
+        """The convolution of the features concatenated with the joints' 3D Gaussian heat maps (the original's
+        computation, ``main/reference.py``), to float rounding, without forming the heat maps.
 
         The heat-map of joint j is gz_j(z) gy_j(y) gx_j(x), so its part of the 3x3 convolution,
         sum_{j,z,dy,dx} W[o, j, z, dy, dx] gz_j(z) gy_j(y+dy-1) gx_j(x+dx-1) (zero outside the grid), is contracted
@@ -163,9 +155,9 @@ class Pose2Feat(nn.Module):
         weight_img, weight_hm = torch.split(conv.weight, [64, conv.weight.shape[1] - 64], dim=1)
         out_img = F.conv2d(img_feat, weight_img, conv.bias, padding=1)  # (B, O, H, W)
         with fp32_region(img_feat):
-            coord = joint_coord.detach().float()
+            coord = widen(joint_coord.detach())
             o = conv.weight.shape[0]
-            weight = weight_hm.float().reshape(o, j, -1, 3, 3)  # (O, J, D, dy, dx)
+            weight = widen(weight_hm).reshape(o, j, -1, 3, 3)  # (O, J, D, dy, dx)
             d = weight.shape[2]
             gz = gaussian_1d(coord[..., 2], d, sigma, 0)  # (B, J, D)
             gy = torch.stack([gaussian_1d(coord[..., 1], h, sigma, dy - 1) for dy in range(3)], dim=2)  # (B,J,3,H)
@@ -178,12 +170,12 @@ class Pose2Feat(nn.Module):
             # x: (B, 1, W, J*3) @ (B, H, J*3, O) -> (B, H, W, O), i.e. channels-last (B, O, H, W)
             gx_t = gx.permute(0, 3, 1, 2).reshape(b, 1, w, j * 3)
             out_hm = torch.matmul(gx_t, c.reshape(b, h, j * 3, o)).permute(0, 3, 1, 2)
-            out = out_img.float() + out_hm
+            out = widen(out_img) + out_hm
         return bn_relu(out.to(out_img.dtype))
 
 
 class ParamRegressor(nn.Module):
-    """Joints in hm units (B, J, 3) -> pose (B, 3K) axis-angle and shape (B, 10) (architecture.md §5.5)."""
+    """Joints in hm units (B, J, 3) -> pose (B, 3K) axis-angle and shape (B, 10) ."""
 
     def __init__(self, joint_num: int, pose_joint_num: int) -> None:
         super().__init__()
@@ -204,26 +196,12 @@ class ParamRegressor(nn.Module):
 def gaussian_1d(center: torch.Tensor, length: int, sigma: float, offset: int) -> torch.Tensor:
     """exp(-((p - center) / sigma)^2 / 2) at p = i + offset for i in 0..length-1, and 0 where p is off the grid.
 
-    ``center`` (...,) hm units -> (..., length).  The on-grid values equal those of :func:`gaussian_heatmap_3d`.
+    ``center`` (...,) hm units -> (..., length).  The on-grid values equal the factors of the original's 3D heat map.
     """
     pos = torch.arange(offset, length + offset, dtype=center.dtype, device=center.device)
     g = torch.exp(-0.5 * ((pos - center[..., None]) / sigma) ** 2)
     on_grid = (pos >= 0) & (pos <= length - 1)
     return g * on_grid.to(g.dtype)
-
-
-def gaussian_heatmap_3d(coord: torch.Tensor, shape: tuple[int, int, int], sigma: float) -> torch.Tensor:
-    """Unnormalised 3D Gaussians at ``coord`` (B, J, 3) (x, y, z hm units) -> (B, J, D, H, W), peak 1.
-
-    H[b, j, z, y, x] = exp(-((x-x_j)^2 + (y-y_j)^2 + (z-z_j)^2) / (2 sigma^2)), evaluated as a product of three
-    1D Gaussians (equal to the joint exponential up to float rounding, ~1e-7 relative).
-    """
-    d, h, w = shape
-    dtype, device = coord.dtype, coord.device
-    gx = torch.exp(-0.5 * ((torch.arange(w, dtype=dtype, device=device) - coord[..., 0:1]) / sigma) ** 2)
-    gy = torch.exp(-0.5 * ((torch.arange(h, dtype=dtype, device=device) - coord[..., 1:2]) / sigma) ** 2)
-    gz = torch.exp(-0.5 * ((torch.arange(d, dtype=dtype, device=device) - coord[..., 2:3]) / sigma) ** 2)
-    return gz[..., :, None, None] * gy[..., None, :, None] * gx[..., None, None, :]
 
 
 def init_head_weights(module: nn.Module) -> None:

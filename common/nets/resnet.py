@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import ResNet101_Weights, ResNet152_Weights, ResNet50_Weights
+from torchvision.models import ResNet50_Weights, ResNet101_Weights, ResNet152_Weights
 from torchvision.models.resnet import Bottleneck, ResNet
 
 # blocks per stage

@@ -6,7 +6,7 @@ Pure NumPy functions called by the dataset readers' ``evaluate(outs, cur_sample_
 * body test sets (Human36M, PW3D): :func:`evaluate_body_sample` computes the per-sample MPJPE / PA-MPJPE of the lixel
   mesh and (param stage) of the param mesh on the 14 H36M evaluation joints; :func:`format_body_results` prints the
   original's four result lines;
-* FreiHAND: :func:`freihand_pred_entry` / :func:`write_freihand_pred` build the official ``pred.json``; the official
+* FreiHAND: :func:`freihand_pred_entry` / :func:`freihand_pred_json` build the official ``pred.json``; the official
   evaluation's scores, computed locally when its ground truth is present, are in :mod:`common.utils.freihand_scores`.
 
 Units: every function works in the unit of its inputs unless stated otherwise. Human3.6M evaluation is in millimetres
@@ -18,13 +18,10 @@ rotation); the FreiHAND scores use the official evaluation's fit instead (reflec
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from common.utils.io import atomic_write_bytes
 from common.utils.transforms import rigid_align
 
 __all__ = [
@@ -38,7 +35,7 @@ __all__ = [
     "evaluate_body_sample",
     "format_body_results",
     "freihand_pred_entry",
-    "write_freihand_pred",
+    "freihand_pred_json",
     "same_shape",
 ]
 
@@ -284,27 +281,23 @@ def _nested_list(arr: np.ndarray, rows: int, name: str) -> list[list[float]]:
     return arr.tolist()
 
 
-def write_freihand_pred(
-    path: str | os.PathLike,
+def freihand_pred_json(
     xyz_list: Sequence[np.ndarray],
     verts_list: Sequence[np.ndarray],
-) -> Path:
-    """Write the official FreiHAND submission file (evaluation.md §4.4) atomically.
+) -> bytes:
+    """The official FreiHAND submission file ``pred.json`` as bytes.
 
     ``xyz_list``: one (21, 3) joint array per evaluation sample, in datalist order; ``verts_list``: one (778, 3) mesh
     per sample, same order and length. Values are written unrounded in the unit given (metres for the lixel stage).
     File content: a JSON array with exactly two elements ``[joints, meshes]``, ``joints`` a list of 21 × 3 nested
-    lists and ``meshes`` a list of 778 × 3 nested lists of plain JSON numbers. The file is written to a temporary file
-    in the same folder and moved into place (:func:`common.utils.io.atomic_write_bytes`, usual permissions); parent
-    folders are created. Returns the path.
-    Printing ``Saved at <path>`` is left to the caller.
+    lists and ``meshes`` a list of 778 × 3 nested lists of plain JSON numbers (NaN is refused).
     """
     if len(xyz_list) != len(verts_list):
         raise ValueError(
-            f"write_freihand_pred: xyz_list has {len(xyz_list)} entries but verts_list has {len(verts_list)}"
+            f"freihand_pred_json: xyz_list has {len(xyz_list)} entries but verts_list has {len(verts_list)}"
         )
-    joints = [_nested_list(x, FREIHAND_NUM_JOINTS, f"write_freihand_pred: xyz_list[{i}]")
+    joints = [_nested_list(x, FREIHAND_NUM_JOINTS, f"freihand_pred_json: xyz_list[{i}]")
               for i, x in enumerate(xyz_list)]
-    meshes = [_nested_list(v, FREIHAND_NUM_VERTS, f"write_freihand_pred: verts_list[{i}]")
+    meshes = [_nested_list(v, FREIHAND_NUM_VERTS, f"freihand_pred_json: verts_list[{i}]")
               for i, v in enumerate(verts_list)]
-    return atomic_write_bytes(path, json.dumps([joints, meshes], allow_nan=False).encode())
+    return json.dumps([joints, meshes], allow_nan=False).encode()

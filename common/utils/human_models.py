@@ -20,6 +20,7 @@ import copy
 import io
 from collections import OrderedDict
 from pathlib import Path
+
 import numpy as np
 import smplx
 import torch
@@ -106,7 +107,33 @@ class _LayerCache(dict):
         return (_LayerCache, ())
 
 
-class SMPL:
+class _HumanModelBase:
+    """What SMPL and MANO share: copies with their own or shared layers, and the unit of the param-stage output."""
+
+    #: units of the layer's output (and of the param-stage mesh) per metre: 1 for SMPL, 1000 for MANO (millimetres,
+    #: as the original's vendored hand layer, which the released hand weights were trained with)
+    param_unit_per_m = 1.0
+    _layers: dict
+    _sample_layers: _LayerCache
+
+    def copy_without_layers(self):
+        """A copy sharing the (read-only) model data and joint sets that builds its own layers on first use.
+
+        The network moves its layer to its device; data loaders keep theirs on the CPU.
+        """
+        clone = copy.copy(self)
+        clone._layers = {}
+        return clone
+
+    def sample_copy(self):
+        """A copy for CPU sample generation (datasets): every sample copy of this model (and of its copies) uses the
+        same layers, so a process builds one CPU layer per gender however many datasets it holds."""
+        clone = copy.copy(self)
+        clone._layers = self._sample_layers
+        return clone
+
+
+class SMPL(_HumanModelBase):
     """SMPL body model with the 29-joint I2L set.  Coordinates in metres."""
 
     joint_num = 29
@@ -138,22 +165,6 @@ class SMPL:
         onehot[np.arange(len(self.face_kps_vertex)), self.face_kps_vertex] = 1.0
         self.joint_regressor = np.concatenate([regressor, onehot], axis=0)  # (29, 6890)
         self.orig_flip_pairs = tuple(p for p in self.flip_pairs if p[0] < 24 and p[1] < 24)
-
-    def copy_without_layers(self) -> "SMPL":
-        """A copy sharing the (read-only) model data and joint sets that builds its own layers on first use.
-
-        The network moves its layer to its device; data loaders keep theirs on the CPU.
-        """
-        clone = copy.copy(self)
-        clone._layers = {}
-        return clone
-
-    def sample_copy(self) -> "SMPL":
-        """A copy for CPU sample generation (datasets): every sample copy of this model (and of its copies) uses the
-        same layers, so a process builds one CPU layer per gender however many datasets it holds."""
-        clone = copy.copy(self)
-        clone._layers = self._sample_layers
-        return clone
 
     def model_data(self, gender: str = "neutral") -> dict:
         """Plain-NumPy contents of the official ``.pkl`` of ``gender``, floating arrays float32 (read once, cached)."""
@@ -200,9 +211,10 @@ class SMPL:
         return _vendored_layer_buffers(self.model_data("neutral"))
 
 
-class MANO:
+class MANO(_HumanModelBase):
     """MANO right-hand model with the 21-joint I2L set.  Layer output in millimetres."""
 
+    param_unit_per_m = 1000.0
     joint_num = 21
     orig_joint_num = 16
     vertex_num = 778
@@ -234,18 +246,6 @@ class MANO:
         onehot = np.zeros((5, regressor.shape[1]), dtype=np.float32)
         onehot[np.arange(5), self.regressor_fingertip_vertex_idx] = 1.0
         self.joint_regressor = np.concatenate([regressor, onehot], axis=0)[list(self.joint_reorder)]  # (21, 778)
-
-    def copy_without_layers(self) -> "MANO":
-        """A copy sharing the (read-only) model data and joint sets that builds its own layer on first use."""
-        clone = copy.copy(self)
-        clone._layers = {}
-        return clone
-
-    def sample_copy(self) -> "MANO":
-        """A copy for CPU sample generation sharing one layer with every other sample copy (see ``SMPL``)."""
-        clone = copy.copy(self)
-        clone._layers = self._sample_layers
-        return clone
 
     def model_data(self) -> dict:
         return self._data
@@ -279,7 +279,7 @@ class MANO:
         vertices = out.vertices
         tips = vertices[:, list(self.fingertip_vertex_idx)]
         joints = torch.cat([out.joints[:, : self.orig_joint_num], tips], dim=1)[:, list(self.joint_reorder)]
-        return vertices * 1000.0, joints * 1000.0
+        return vertices * self.param_unit_per_m, joints * self.param_unit_per_m
 
     def checkpoint_buffers(self) -> "OrderedDict[str, torch.Tensor]":
         """The vendored manopth layer's buffers as the official checkpoints store them (architecture.md §3.7)."""

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from common.errors import UserError
+
 __all__ = ["UnsafePickleError", "ModelFileError", "ChumpyArray", "restricted_load", "load_model_file"]
 
 
@@ -25,7 +27,7 @@ class UnsafePickleError(pickle.UnpicklingError):
     """Raised when a pickle references a global outside the allow-list."""
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(UserError, RuntimeError):
     """Raised when a model file is missing or lacks a required key."""
 
 

@@ -276,6 +276,27 @@ def truncation_mask(
     return inside.reshape(-1, 1).astype(np.float32)
 
 
+def lixel_to_image(
+    coord_hm: np.ndarray,
+    bb2img: np.ndarray,
+    bbox_3d_size: float,
+    input_img_shape: tuple[int, int] = (256, 256),
+    output_hm_shape: tuple[int, int, int] = (64, 64, 64),
+) -> np.ndarray:
+    """hm coordinates -> (x, y) original-image pixels and z relative to the root, in the unit of ``bbox_3d_size``.
+
+    ``coord_hm``: (N, 3) hm units; ``bb2img``: (2, 3) crop -> original-image affine. Computed in float32, as the
+    original. Returns (N, 3) float32.
+    """
+    coord_hm = _as_points(coord_hm, 3, "lixel_to_image")
+    out = np.array(coord_hm[:, :3], dtype=np.float32, copy=True)
+    out[:, 0] = out[:, 0] / output_hm_shape[2] * input_img_shape[1]
+    out[:, 1] = out[:, 1] / output_hm_shape[1] * input_img_shape[0]
+    out[:, :2] = affine_points(out[:, :2], bb2img)
+    out[:, 2] = (out[:, 2] / output_hm_shape[0] * 2.0 - 1.0) * (bbox_3d_size / 2.0)
+    return out
+
+
 def lixel_to_camera(
     coord_hm: np.ndarray,
     bb2img: np.ndarray,
@@ -292,12 +313,7 @@ def lixel_to_camera(
     ``bbox_3d_size`` in the output unit (mm: Z_root in mm and S' = 2000; m: S' = 2 body / 0.3 hand);
     ``focal``, ``princpt`` in pixels. Returns (N, 3) float32 camera-space points in that unit.
     """
-    coord_hm = _as_points(coord_hm, 3, "lixel_to_camera")
-    out = np.array(coord_hm[:, :3], dtype=np.float32, copy=True)
-    out[:, 0] = out[:, 0] / output_hm_shape[2] * input_img_shape[1]
-    out[:, 1] = out[:, 1] / output_hm_shape[1] * input_img_shape[0]
-    out[:, :2] = affine_points(out[:, :2], bb2img)
-    out[:, 2] = (out[:, 2] / output_hm_shape[0] * 2.0 - 1.0) * (bbox_3d_size / 2.0)
+    out = lixel_to_image(coord_hm, bb2img, bbox_3d_size, input_img_shape, output_hm_shape)
     out[:, 2] = out[:, 2] + root_depth
     return pixel2cam(out, focal, princpt).astype(np.float32)
 

@@ -23,7 +23,6 @@ import glob
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import cv2

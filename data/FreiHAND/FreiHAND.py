@@ -4,20 +4,21 @@ Files under ``<data_dir>/FreiHAND/``: ``data/freihand_{train,eval}_coco.json`` (
 ``data/freihand_{train,eval}_data.json`` (by ``str(db_idx)``: ``cam_param``; train also ``mano_param`` with the root
 already in the camera frame and ``trans`` in metres, ``joint_3d``), images under ``data/training/`` and
 ``data/evaluation/``, ``rootnet_output/bbox_root_freihand_output.json`` (root depth in **metres**).
-Evaluation writes the official ``pred.json`` (joints and meshes, datalist order) into ``result_dir`` and, when
-``evaluation_xyz.json`` / ``evaluation_verts.json`` exist under ``data/``, prints local scores.
+Evaluation reports the official ``pred.json`` (joints and meshes, datalist order) and, when
+``evaluation_xyz.json`` / ``evaluation_verts.json`` exist under ``data/``, local scores.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from common.utils.evaluation import freihand_pred_entry, write_freihand_pred
+from common.utils.evaluation import freihand_pred_entry, freihand_pred_json
 from common.utils.freihand_scores import format_freihand_scores, freihand_scores, load_freihand_eval_gt
-from common.utils.targets import CameraParams, ModelParams, PipelineSpec, SampleRecord
-from data.dataset import BaseDataset, register_dataset
+from data.base import BaseDataset, EvalReport
+from data.records import CameraParams, ModelParams, PipelineSpec, SampleRecord
+from data.registry import register_dataset
 
 
 @register_dataset
@@ -27,10 +28,6 @@ class FreiHAND(BaseDataset):
     name = "FreiHAND"
     splits = ("train", "test")
     unit_per_m = 1.0  # metres
-
-    def __init__(self, cfg: Any, split: str, human_model: Any, result_dir: str | Path | None = None) -> None:
-        self.result_dir = Path(result_dir) if result_dir is not None else Path(cfg.result_dir)
-        super().__init__(cfg, split, human_model)
 
     def pipeline_spec(self) -> PipelineSpec:
         return PipelineSpec(joint_set=None, is_3d=True, unit_per_m=self.unit_per_m, allow_flip=False)
@@ -76,22 +73,22 @@ class FreiHAND(BaseDataset):
         joints, verts = freihand_pred_entry(mesh, self.human_model.joint_regressor)
         return {"joint_out": joints, "mesh_out": verts}
 
-    def print_eval_result(self, eval_result: dict[str, list],
-                          print_fn: Callable[[str], object] = print) -> dict[str, float]:
-        """Write ``<result_dir>/pred.json``, print ``Saved at <path>`` and, if the evaluation GT is available locally,
-        the official FreiHAND evaluation's scores (``format_freihand_scores``: mean errors in cm, AUCs, F-scores),
-        which are returned (an empty dict without local GT)."""
+    def report(self, eval_result: dict[str, list], result_dir: Path) -> EvalReport:
+        """``pred.json`` for the official server (announced with the original's ``Saved at <path>`` line) and, if the
+        evaluation ground truth is available locally, the official FreiHAND evaluation's scores and their lines
+        (mean errors in cm, AUCs, F-scores)."""
         joints, meshes = eval_result.get("joint_out", []), eval_result.get("mesh_out", [])
-        path = write_freihand_pred(self.result_dir / "pred.json", joints, meshes)
-        print_fn(f"Saved at {path}")
+        report = EvalReport(lines=[f"Saved at {Path(result_dir) / 'pred.json'}"],
+                            files={"pred.json": freihand_pred_json(joints, meshes)})
         gt = load_freihand_eval_gt(self.cfg.data_dir)
         if gt is None:
-            return {}
+            return report
         gt_xyz, gt_verts = gt
         if len(gt_xyz) != len(joints):
-            print_fn(f"FreiHAND: local ground truth has {len(gt_xyz)} samples but {len(joints)} were predicted; "
-                     f"scores skipped")
-            return {}
+            report.lines.append(f"FreiHAND: local ground truth has {len(gt_xyz)} samples but {len(joints)} were "
+                                f"predicted; scores skipped")
+            return report
         scores = freihand_scores(joints, meshes, gt_xyz, gt_verts)
-        format_freihand_scores(scores, print_fn=print_fn)
-        return {k: float(v) for k, v in scores.items()}
+        report.lines += format_freihand_scores(scores, print_fn=None)
+        report.scores = {k: float(v) for k, v in scores.items()}
+        return report

@@ -7,21 +7,18 @@ Units: joints and camera translation in millimetres; SMPL ``trans`` in metres, p
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
 from common.utils.evaluation import evaluate_body_sample, format_body_results
-from common.utils.targets import (
-    H36M_JOINTS,
-    CameraParams,
-    ModelParams,
-    PipelineSpec,
-    RegressedJointsCheck,
-    SampleRecord,
-)
 from common.utils.transforms import cam2pixel, world2cam
-from data.dataset import BaseDataset, coco_from_dict, register_dataset
+from data.base import BaseDataset, EvalReport
+from data.fitting import RegressedJointsCheck
+from data.readers import coco_from_dict
+from data.records import H36M_JOINTS, CameraParams, ModelParams, PipelineSpec, SampleRecord
+from data.registry import register_dataset
 
 
 def nested_get(tree: dict, *keys: Any) -> Any:
@@ -124,5 +121,6 @@ class Human36M(BaseDataset):
         mesh_param = out["mesh_coord_cam"] * 1000.0 if "mesh_coord_cam" in out else None
         return evaluate_body_sample(mesh_lixel, record.joint_cam, self.regressor, mesh_param, scale=1.0)
 
-    def print_eval_result(self, eval_result: dict[str, list], print_fn: Callable[[str], object] = print) -> None:
-        format_body_results(eval_result, print_fn=print_fn)
+    def report(self, eval_result: dict[str, list], result_dir: Path) -> EvalReport:
+        """The original's MPJPE / PA-MPJPE lines (and MPVPE where measured)."""
+        return EvalReport(lines=format_body_results(eval_result, print_fn=None))

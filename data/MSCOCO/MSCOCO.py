@@ -12,16 +12,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from common.utils.targets import (
-    CameraParams,
-    JointSet,
-    ModelParams,
-    PipelineSpec,
-    ProjectedKeypointsCheck,
-    SampleRecord,
-    append_pelvis,
-)
-from data.dataset import BaseDataset, register_dataset
+from data.base import BaseDataset
+from data.fitting import ProjectedKeypointsCheck, append_pelvis
+from data.records import CameraParams, JointSet, ModelParams, PipelineSpec, SampleRecord
+from data.registry import register_dataset
 
 #: The 17 COCO keypoints + a pelvis appended from the hips (18 joints).
 COCO_JOINTS = JointSet(

@@ -11,15 +11,10 @@ from typing import Iterator
 
 import numpy as np
 
-from common.utils.targets import (
-    CameraParams,
-    JointSet,
-    ModelParams,
-    PipelineSpec,
-    RegressedJointsCheck,
-    SampleRecord,
-)
-from data.dataset import BaseDataset, register_dataset
+from data.base import BaseDataset
+from data.fitting import RegressedJointsCheck
+from data.records import CameraParams, JointSet, ModelParams, PipelineSpec, SampleRecord
+from data.registry import register_dataset
 
 MUCO_JOINTS = JointSet(
     names=("Head_top", "Thorax", "R_Shoulder", "R_Elbow", "R_Wrist", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Hip",

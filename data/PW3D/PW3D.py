@@ -9,13 +9,15 @@ Ground truth: the gendered SMPL layer with translation, camera space, metres.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from common.utils.evaluation import evaluate_body_sample, format_body_results
-from common.utils.targets import CameraParams, ModelParams, SampleRecord, model_mesh_cam
-from data.dataset import BaseDataset, register_dataset
+from data.base import BaseDataset, EvalReport
+from data.fitting import model_mesh_cam
+from data.records import CameraParams, ModelParams, SampleRecord
+from data.registry import register_dataset
 
 
 @register_dataset
@@ -84,5 +86,6 @@ class PW3D(BaseDataset):
         return evaluate_body_sample(mesh_lixel, gt_joints, self.regressor, out.get("mesh_coord_cam"),
                                     scale=1000.0, gt_mesh_cam=gt_mesh)
 
-    def print_eval_result(self, eval_result: dict[str, list], print_fn: Callable[[str], object] = print) -> None:
-        format_body_results(eval_result, print_fn=print_fn)
+    def report(self, eval_result: dict[str, list], result_dir: Path) -> EvalReport:
+        """The original's MPJPE / PA-MPJPE lines (and MPVPE where measured)."""
+        return EvalReport(lines=format_body_results(eval_result, print_fn=None))

@@ -1,0 +1,332 @@
+"""The demo (common/demo.py, demo/demo.py): the command from demo/, geometry of spec/demo.md §2, depth, detector,
+hand variant, output files, and every bad-input error."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from common.checkpoint import CheckpointError, inspect_checkpoint, save_checkpoint
+from common.detector import DetectorWeightsError, _network, cached_weights_path, load_detector_weights
+from common.utils import io as io_utils
+from common.utils.preprocessing import generate_patch_image, load_img, process_bbox
+from common.utils.transforms import cam2pixel, voxelize
+from common.utils.vis import MeshRenderer, mask_iou
+from main.model import I2LMeshNet
+from main.predictor.errors import DemoError
+from main.predictor.outputs import PersonMesh, make_output_files, map_person_outputs, write_outputs
+from main.predictor.people import DEMO_DIR, estimate_root_depth, resolve_people
+from main.predictor.run import build_parser, main, run_demo
+
+SIX = ("output_mesh_lixel.jpg", "rendered_mesh_lixel.jpg", "output_mesh_lixel.obj",
+       "output_mesh_param.jpg", "rendered_mesh_param.jpg", "output_mesh_param.obj")
+
+
+def _make_input_module():
+    spec = importlib.util.spec_from_file_location("demo_make_input", DEMO_DIR.parent / "tools" / "make_demo_input.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules[spec.name])
+    return module
+
+
+@pytest.fixture(scope="module")
+def body_snapshot(tmp_path_factory, smpl) -> Path:
+    """A param-stage body snapshot of a randomly initialised network, saved with save_checkpoint."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("snap") / "snapshot_8.pth.tar"
+    save_checkpoint(path, I2LMeshNet(smpl, stage="param"), None, 8)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_snapshots(tmp_path_factory) -> dict[str, Path]:
+    """Small files that look like snapshots to the demo's checks (the network is never built from them)."""
+    folder = tmp_path_factory.mktemp("tiny")
+    mesh_key = {"module.mesh_net.conv_x.0.bias": torch.zeros(6890)}
+    reg_key = {"module.param_regressor.fc.0.weight": torch.zeros(1024, 87)}
+    files = {"body": {"epoch": 1, "network": {**mesh_key, **reg_key}, "optimizer": {}},
+             "no_param": {"epoch": 1, "network": dict(mesh_key), "optimizer": {}},
+             "lixel": {"epoch": 1, "stage": "lixel", "network": {**mesh_key, **reg_key}, "optimizer": {}},
+             "hand": {"epoch": 1, "network": {"module.mesh_net.conv_x.0.bias": torch.zeros(778), **reg_key}}}
+    out = {}
+    for name, payload in files.items():
+        out[name] = folder / f"{name}.pth.tar"
+        torch.save(payload, out[name])
+    return out
+
+
+@pytest.fixture(scope="module")
+def example(model_dir):
+    return _make_input_module().render_example(model_dir)
+
+
+def _decode(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert img is not None, path
+    return img
+
+
+def _obj_counts(path: Path) -> tuple[int, int]:
+    lines = path.read_text().splitlines()
+    return sum(ln.startswith("v ") for ln in lines), sum(ln.startswith("f ") for ln in lines)
+
+
+# ----- the command and the example -------------------------------------------------------------------------------
+
+def test_example_image_is_small_and_matches_its_generator(example):
+    data = (DEMO_DIR / "input.jpg").read_bytes()
+    assert len(data) < 100_000
+    shipped = load_img(DEMO_DIR / "input.jpg")
+    assert shipped.shape[:2] == example.image.shape[:2] == (392, 640)
+    assert np.abs(shipped - example.image.astype(np.float32)).mean() < 3.0  # JPEG of the same rendering
+    boxes = json.loads((DEMO_DIR / "input_bbox.json").read_text())
+    np.testing.assert_allclose(boxes[0]["bbox"], example.bbox, atol=0.01)
+    assert (DEMO_DIR / "README.md").read_text().lower().count("licen") >= 1
+
+
+@pytest.mark.slow
+def test_command_from_demo_dir_writes_all_outputs(body_snapshot, model_dir, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "demo.py", "--gpu", "0", "--stage", "param", "--model_path", str(body_snapshot),
+           "--human_model_dir", str(model_dir), "--bbox_json", "input_bbox.json", "--out_dir", str(out),
+           "--side_view"]
+    proc = subprocess.run(cmd, cwd=DEMO_DIR, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if not torch.cuda.is_available():
+        assert "CUDA is not available: running on the CPU" in proc.stdout
+    assert "Rendered with: " in proc.stdout and f"Load checkpoint from {body_snapshot}" in proc.stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(SIX + ("rendered_mesh_lixel_side.jpg", "rendered_mesh_param_side.jpg"))
+    for stage in ("lixel", "param"):
+        assert _obj_counts(out / f"output_mesh_{stage}.obj") == (6890, 13776)
+    source = _decode(DEMO_DIR / "input.jpg").astype(int)
+    for name in ("output_mesh_lixel.jpg", "rendered_mesh_lixel.jpg", "output_mesh_param.jpg"):
+        img = _decode(out / name).astype(int)
+        assert img.shape == source.shape
+        # the floor corner (RGB ~ (150, 128, 104)) keeps its colours: written as BGR, not swapped (Q38)
+        assert np.abs(img[-20:, :20] - source[-20:, :20]).mean() < 4
+
+
+def test_hand_snapshot_runs_the_hand_demo_into_the_working_directory(mano, model_dir, tmp_path, monkeypatch):
+    torch.manual_seed(1)
+    snapshot = tmp_path / "snapshot_30.pth.tar"
+    save_checkpoint(snapshot, I2LMeshNet(mano, stage="param"), None, 30)
+    monkeypatch.chdir(tmp_path)
+    written = run_demo(["--model_path", str(snapshot), "--human_model_dir", str(model_dir), "--bbox", "250", "150",
+                        "60", "60", "--renderer", "numpy"])
+    assert sorted(written) == sorted(SIX)
+    assert all(p.parent.resolve() == tmp_path.resolve() and p.is_file() for p in written.values())
+    depth = 1500.0 * 0.3 / (59 * 1.25)  # hand box 0.3 m; processed box side (60 - 1) * 1.25 px
+    for stage in ("lixel", "param"):
+        assert _obj_counts(written[f"output_mesh_{stage}.obj"]) == (778, 1538)
+    lixel = np.array([ln.split()[1:] for ln in written["output_mesh_lixel.obj"].read_text().splitlines()
+                      if ln.startswith("v ")], dtype=float)
+    param = np.array([ln.split()[1:] for ln in written["output_mesh_param.obj"].read_text().splitlines()
+                      if ln.startswith("v ")], dtype=float)
+    assert np.all(np.abs(lixel[:, 2] - depth) <= 0.15 + 1e-6)  # within the 0.3 m cube around the root
+    assert np.ptp(param, axis=0).max() < 1.0  # MANO millimetres converted to metres
+
+
+# ----- geometry (spec/demo.md §2) ---------------------------------------------------------------------------------
+
+def test_output_mapping_puts_the_ground_truth_mesh_back_on_its_silhouette(example, smpl):
+    focal, princpt = example.focal, example.princpt
+    proc = process_bbox(example.bbox, 640, 392)
+    _, img2bb, bb2img = generate_patch_image(example.image.astype(np.float32), proc, 1.0, 0.0, False, (256, 256))
+    root_weights = smpl.joint_regressor[0]
+    root = root_weights @ example.verts_cam
+    mesh_hm = voxelize(cam2pixel(example.verts_cam, focal, princpt), root[2], img2bb, 2.0)
+    assert mesh_hm.min() > 0 and mesh_hm.max() < 64
+    out = map_person_outputs(mesh_hm, bb2img, root[2], focal, princpt, root_weights, 2.0,
+                             mesh_cam_rel=example.verts_cam - root)
+    np.testing.assert_allclose(out.lixel_cam, example.verts_cam, atol=2e-3)
+    np.testing.assert_allclose(out.param_cam, example.verts_cam, atol=5e-3)
+    np.testing.assert_allclose(out.lixel_img[:, :2], cam2pixel(example.verts_cam, focal, princpt)[:, :2], atol=0.05)
+    estimated = estimate_root_depth(proc, focal, False)
+    assert abs(estimated - root[2]) / root[2] < 0.25  # RootNet-style guess without its correction
+    far = map_person_outputs(mesh_hm, bb2img, estimated, focal, princpt, root_weights, 2.0)
+    background = np.zeros_like(example.image)
+    with MeshRenderer("auto") as renderer:
+        for verts in (out.lixel_cam, out.param_cam, far.lixel_cam):
+            mask = renderer.render([(verts, smpl.face)], focal, princpt, background).mask
+            assert mask_iou(mask, example.mask) >= 0.9
+
+
+def test_root_depth_from_a_known_box():
+    assert estimate_root_depth([0, 0, 250, 250], (1500, 1500), False) == pytest.approx(12.0)
+    assert estimate_root_depth([0, 0, 250, 250], (1500, 1500), True) == pytest.approx(1.8)
+    assert estimate_root_depth([0, 0, 100, 400], (1000, 4000), False) == pytest.approx(2 * 2000 / 200)
+    args = build_parser().parse_args(["--bbox", "100", "50", "80", "200", "--bbox", "10", "10", "30", "30",
+                                      "--root_depth", "7.5", "3"])
+    img = np.zeros((392, 640, 3), np.float32)
+    people = resolve_people(args, img, (1500, 1500), False, (256, 256), torch.device("cpu"), {})
+    assert [p.root_depth for p in people] == [7.5, 3.0]
+    np.testing.assert_allclose(people[0].bbox_proc[2:], [199 * 1.25] * 2)
+    args = build_parser().parse_args(["--bbox", "100", "50", "80", "200"])
+    person = resolve_people(args, img, (1500, 1500), False, (256, 256), torch.device("cpu"), {})[0]
+    assert person.root_depth == pytest.approx(1500 * 2.0 / (199 * 1.25))
+    assert person.depth_source == "estimated from the box"
+
+
+def test_several_people_get_one_obj_each_and_one_combined_picture(example, smpl):
+    meshes = []
+    for shift in (0.0, 0.4):
+        verts = example.verts_cam + [shift, 0.0, 1.5 * shift]
+        px = cam2pixel(verts, example.focal, example.princpt)
+        meshes.append(PersonMesh(lixel_img=px, lixel_cam=verts, root_cam=verts.mean(0), param_cam=verts))
+    files = make_output_files(example.image, meshes, smpl.face, example.focal, example.princpt,
+                              ("lixel", "param"), MeshRenderer("numpy"))
+    expected = {f"{kind}_mesh_{stage}.jpg" for kind in ("output", "rendered") for stage in ("lixel", "param")}
+    expected |= {f"output_mesh_{stage}_person{k}.obj" for stage in ("lixel", "param") for k in (0, 1)}
+    assert set(files) == expected
+    assert files["output_mesh_param_person1.obj"] != files["output_mesh_param_person0.obj"]
+
+
+# ----- checkpoint inspection -------------------------------------------------------------------------------------
+
+def test_inspect_checkpoint_reads_variant_and_stage(tiny_snapshots, body_snapshot):
+    loaded = {k: torch.load(p, weights_only=True) for k, p in tiny_snapshots.items()}
+    assert not inspect_checkpoint(loaded["body"], "x").is_hand and inspect_checkpoint(loaded["hand"], "x").is_hand
+    assert inspect_checkpoint(loaded["body"], "x").stage is None
+    assert inspect_checkpoint(loaded["lixel"], "x").stage == "lixel"
+    assert not inspect_checkpoint(loaded["no_param"], "x").has_param_regressor
+    full = torch.load(body_snapshot, weights_only=True)
+    info = inspect_checkpoint(full, body_snapshot)
+    assert (info.is_hand, info.resnet_type, info.has_param_regressor) == (False, 50, True)
+    reg_params = [k for k in full["network"] if ".param_regressor." in k and "running" not in k
+                  and "num_batches" not in k]
+    for count, stage in ((len(reg_params), "param"), (200, "lixel")):
+        full["optimizer"] = {"state": {}, "param_groups": [{"lr": 1e-4, "params": list(range(count))}]}
+        assert inspect_checkpoint(full, body_snapshot).stage == stage
+    with pytest.raises(CheckpointError, match="not an I2L-MeshNet body or hand snapshot"):
+        inspect_checkpoint({"network": {"module.mesh_net.conv_x.0.bias": torch.zeros(5)}}, "odd.pth.tar")
+
+
+# ----- detector --------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def detector_file(tmp_path_factory) -> Path:
+    """Randomly initialised Faster R-CNN weights whose classifier always says "person"."""
+    torch.manual_seed(0)
+    state = _network(0.5).state_dict()
+    state["roi_heads.box_predictor.cls_score.bias"][1] = 20.0
+    path = tmp_path_factory.mktemp("det") / "detector.pth"
+    torch.save(state, path)
+    return path
+
+
+def test_detector_weight_loading(detector_file, tmp_path):
+    model = _network(0.5)
+    load_detector_weights(model, detector_file)
+    saved = torch.load(detector_file, weights_only=True)
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    partial = dict(saved)
+    partial.pop("roi_heads.box_predictor.cls_score.bias")
+    torch.save(partial, tmp_path / "partial.pth")
+    with pytest.raises(DetectorWeightsError, match="partial.pth.*missing keys.*cls_score.bias"):
+        load_detector_weights(_network(0.5), tmp_path / "partial.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(DetectorWeightsError, match="junk.pth: cannot be read"):
+        load_detector_weights(_network(0.5), tmp_path / "junk.pth")
+
+
+def test_detector_path_finds_people_in_the_example(detector_file):
+    args = build_parser().parse_args(["--detector_weights", str(detector_file), "--max_people", "2"])
+    img = load_img(DEMO_DIR / "input.jpg")
+    timings: dict = {}
+    people = resolve_people(args, img, (1500, 1500), False, (256, 256), torch.device("cpu"), timings)
+    assert [p.source for p in people] == ["detection 1", "detection 2"]
+    assert people[0].score >= people[1].score >= 0.5
+    for p in people:
+        x, y, w, h = p.bbox
+        assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 640 + 1e-3 and y + h <= 392 + 1e-3
+        assert p.root_depth == pytest.approx(estimate_root_depth(p.bbox_proc, (1500, 1500), False))
+    assert timings["detector"] > 0
+
+
+def test_detector_weights_missing_offline(tiny_snapshots, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    with pytest.raises(DetectorWeightsError) as err:
+        run_demo(["--model_path", str(tiny_snapshots["body"]), "--out_dir", str(tmp_path / "out")])
+    message = str(err.value)
+    assert str(cached_weights_path().parent) in message and "fasterrcnn_resnet50_fpn_coco" in message
+    assert "https://download.pytorch.org/models/" in message and "--bbox" in message
+    assert "network unreachable" in message
+    assert f"for the shipped example: --bbox_json {DEMO_DIR / 'input_bbox.json'}" in message
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# ----- bad input -------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, pattern", [
+    (["--img", "missing.jpg"], r"--img: image file not found: .*missing\.jpg"),
+    (["--img", "{text}"], r"--img: failed to read image .*not_an_image\.jpg"),
+    (["--bbox", "700", "10", "50", "50"], r"--bbox #1 \[700.0, 10.0, 50.0, 50.0\] lies outside the 640x392 image"),
+    (["--bbox", "10", "10", "0", "50"], r"--bbox #1 .* has zero or negative size"),
+    (["--bbox", "10", "10", "50", "50", "--focal", "0", "1500"], r"--focal \[0.0, 1500.0\]: must be positive"),
+    (["--bbox", "10", "10", "50", "50", "--root_depth", "-2"], r"--root_depth \[-2.0\]: must be positive"),
+    (["--bbox", "10", "10", "50", "50", "--root_depth", "2", "3"], r"--root_depth: 2 values for 1 boxes"),
+    (["--bbox_json", "{missing_json}"], r"--bbox_json .*nothing\.json: file not found"),
+    (["--bbox_json", "{low_json}"], r"no box with score >= --det_thresh 0.5 and category_id 1"),
+    (["--bbox_json", "{bad_json}"], r"bad\.json, entry 1: 'bbox' must be 4 numbers"),
+    (["--ckpt", "no_param"], r"no_param\.pth\.tar has no param_regressor weights.*--stage lixel"),
+    (["--ckpt", "lixel"], r"lixel\.pth\.tar is a lixel-stage snapshot \(its 'stage' entry says so\)"),
+    (["--ckpt", "hand"], r"the hand model needs hand boxes: .*--bbox"),
+])
+def test_bad_input_is_a_clear_error_and_writes_nothing(extra, pattern, tiny_snapshots, tmp_path):
+    (tmp_path / "not_an_image.jpg").write_text("hello")
+    (tmp_path / "low.json").write_text(json.dumps([{"bbox": [10, 10, 50, 50], "score": 0.2, "category_id": 1},
+                                                   {"bbox": [10, 10, 50, 50], "category_id": 3}]))
+    (tmp_path / "bad.json").write_text(json.dumps([{"bbox": ["a", 1, 2, 3]}]))
+    fills = {"{text}": str(tmp_path / "not_an_image.jpg"), "{missing_json}": str(tmp_path / "nothing.json"),
+             "{low_json}": str(tmp_path / "low.json"), "{bad_json}": str(tmp_path / "bad.json")}
+    extra = [fills.get(a, a) for a in extra]
+    ckpt = "body"
+    if extra[0] == "--ckpt":
+        ckpt, extra = extra[1], extra[2:]
+    out = tmp_path / "out"
+    with pytest.raises(DemoError, match=pattern):
+        run_demo(["--model_path", str(tiny_snapshots[ckpt]), "--out_dir", str(out), *extra])
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_missing_snapshot_and_unwritable_output_folder(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    assert main(["--test_epoch", "12345", "--out_dir", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Cannot find model at ") and str(DEMO_DIR / "snapshot_12345.pth.tar") in err
+    with pytest.raises(DemoError, match=r"output folder .*a_file/out cannot be written .*--out_dir"):
+        run_demo(["--test_epoch", "8", "--out_dir", str(tmp_path / "a_file" / "out")])
+    with pytest.raises(DemoError, match="pass --test_epoch N .* or --model_path FILE"):
+        run_demo(["--out_dir", str(tmp_path / "out")])
+
+
+def test_outputs_are_all_written_or_none(tmp_path, monkeypatch):
+    files = {"a.jpg": b"1" * 10, "b.obj": b"2" * 10, "c.jpg": b"3" * 10}
+    written = write_outputs(tmp_path / "ok", files)
+    assert {n: p.read_bytes() for n, p in written.items()} == files
+    real_replace, calls = os.replace, []
+
+    def replace_failing_third(src, dst):
+        calls.append(dst)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(io_utils.os, "replace", replace_failing_third)
+    with pytest.raises(DemoError, match=r"writing c.jpg into .*No space left on device.*nothing was kept"):
+        write_outputs(tmp_path / "full", files)
+    assert list((tmp_path / "full").iterdir()) == []  # neither complete files nor temporary ones stay
