@@ -1,11 +1,11 @@
 """Process-level CPU memory setting: large tensors on transparent huge pages (Linux).
 
-On the CPU every tensor above glibc's mmap threshold (at most 32 MiB; a batch-16 activation of the 64x64 stages is
-34-67 MB) is a fresh mapping that the kernel fills one 4 KiB page fault at a time, on every step.  On this project's
-CPU that made a ReLU over a 67 MB tensor take 33 ms instead of 9 ms, and a BatchNorm forward + backward 97 ms instead
-of 37 ms.  PyTorch's CPU allocator can instead align tensors of 2 MiB and more to 2 MiB and ask the kernel for
-transparent huge pages on them (``madvise(MADV_HUGEPAGE)``), which cuts the faults 512-fold; freed memory still goes
-back to the system, so the peak memory stays that of the step (within 2 MiB per live tensor).
+On the CPU every tensor above glibc's mmap threshold (at most 32 MiB, which the batch-16 activations of the 64x64
+stages exceed) is a fresh mapping that the kernel fills one 4 KiB page fault at a time, on every step, so memory-bound
+layers such as ReLU and BatchNorm spend much of their time in page faults (measurements: README.md).  PyTorch's CPU
+allocator can instead align tensors of 2 MiB and more to 2 MiB and ask the kernel for transparent huge pages on them
+(``madvise(MADV_HUGEPAGE)``), which cuts the faults 512-fold; freed memory still goes back to the system, so the peak
+memory stays that of the step (within 2 MiB per live tensor).
 
 PyTorch reads the switch, the environment variable ``THP_MEM_ALLOC_ENABLE``, once, at its first allocation, so
 :func:`enable_huge_pages` must run before ``import torch``: the entry scripts (``main/train.py``, ``main/test.py``,

@@ -1,11 +1,11 @@
-"""Checkpoints in the official format (architecture.md §3.6-§3.8, training.md §6), plus what resume needs.
+"""Checkpoints in the official format (docs/network.md#checkpoint-format), plus what resume needs.
 
 A snapshot ``snapshot_{epoch}.pth.tar`` is a dict ``{'epoch': int, 'network': state dict with 'module.' prefix,
 'optimizer': Adam state dict}``.  Ours additionally carry the original's ``module.human_model_layer.th_*`` buffers so
 the file has exactly the official key set and loads in the original code.  Extra top-level keys for resuming
 (``stage``, iteration, gradient-scaler state, RNG states from :func:`capture_rng_state`, sampler position) may be
-added: the original ignores them.  They must load with ``weights_only=True`` (tensors, ints, floats, bools, strings,
-None, and dicts / lists / tuples of these), which :func:`save_checkpoint` checks.
+added (docs/training.md#resume): the original ignores them.  They must load with ``weights_only=True`` (tensors,
+ints, floats, bools, strings, None, and dicts / lists / tuples of these), which :func:`save_checkpoint` checks.
 
 The rolling mid-epoch file is :func:`mid_epoch_path` (``resume_mid_epoch.pth``): its name does not end in
 ``.pth.tar``, because the original's ``--continue`` parses the epoch out of every ``*.pth.tar`` in the folder.
@@ -217,7 +217,7 @@ def inspect_checkpoint(ckpt: dict, path: str | Path) -> CheckpointInfo:
 
     Variant from the mesh_net output channels (6890 SMPL / 778 MANO), ResNet depth from the layer3 block count,
     stage from a ``stage`` entry or else from the optimizer state (a param-stage optimizer holds exactly the
-    param_regressor parameters, architecture.md §7); an empty optimizer leaves the stage unknown."""
+    param_regressor parameters, docs/network.md#stages); an empty optimizer leaves the stage unknown."""
     state = normalize_state_dict(ckpt["network"])
     verts = _mesh_vertex_count(state)
     if verts not in VARIANT_BY_VERTS:

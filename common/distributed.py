@@ -6,7 +6,7 @@
 * Buffer broadcast on (``broadcast_buffers=True``, named ``forward_sync_buffers`` from torch 2.14): at each
   training forward the BatchNorm running statistics of rank 0 overwrite the other ranks' (as GPU 0's replica won
   under the original's DataParallel).  Every other buffer is a constant copy of the model files (SMPL/MANO layer,
-  mesh faces, joint regressor; about 21 MB for the body) and is excluded from all DDP synchronisation.
+  mesh faces, joint regressor) and is excluded from all DDP synchronisation.
 """
 from __future__ import annotations
 

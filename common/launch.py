@@ -1,7 +1,8 @@
 """Processes and devices of a run: one process per GPU (spawned here or by ``torchrun``), or one CPU process.
 
 * ``--gpu 0-3`` on a CUDA machine: this module spawns one process per listed GPU (DistributedDataParallel, NCCL), each
-  with the per-GPU batch of the config (the original's DataParallel semantics, spec training.md §3 / Q37).
+  with the per-GPU batch of the config: the original's DataParallel BatchNorm groups of 16 samples per GPU
+  (docs/quirks.md#q-per-gpu-batchnorm).
 * ``torchrun --nnodes N --nproc_per_node G main/train.py ...``: the processes exist already (``RANK`` /
   ``WORLD_SIZE`` / ``LOCAL_RANK`` in the environment); process ``LOCAL_RANK`` takes the ``LOCAL_RANK``-th GPU of
   ``--gpu`` (or GPU ``LOCAL_RANK`` when ``--gpu`` is not given). On CPU machines torchrun runs gloo processes.

@@ -95,7 +95,7 @@ class Timer:
 
 def format_train_line(epoch: int, end_epoch: int, itr: int, itr_per_epoch: int, lr: float, tot: float, gpu: float,
                       read: float, losses: dict[str, float]) -> str:
-    """The per-iteration line of training.md §7 (times in seconds; loss values already reduced to floats)."""
+    """The original's per-iteration line (docs/training.md#logging; times in seconds, losses already floats)."""
     pieces = [
         f"Epoch {epoch}/{end_epoch} itr {itr}/{itr_per_epoch}:",
         f"lr: {lr:g}",

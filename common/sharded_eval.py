@@ -15,7 +15,7 @@ index (``meta_info['sample_idx']``), and evaluation goes through these steps::
         test_set.print_eval_result(eval_result)
 
 The metrics, printed lines and files (FreiHAND ``pred.json``) then equal those of a single ordered run. Gathering
-outputs keeps them all in memory until the end (3DPW, param stage: ~250 KB per sample, ~9 GB for its 35 k samples).
+outputs keeps them all in memory until the end (too much for 3DPW's tens of thousands of samples with full meshes).
 The lean alternative evaluates batch by batch on every process and gathers only the per-sample results::
 
     results += evaluate_samples(test_set, batch_to_samples(out, meta_info["sample_idx"]))   # in the loop

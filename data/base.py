@@ -50,7 +50,7 @@ class BaseDataset(torch.utils.data.Dataset):
     Subclasses set ``name``, ``splits`` (accepted split strings) and ``train_splits`` and implement
     :meth:`load_datalist` (and :meth:`pipeline_spec` when they train). Constructed with (cfg, split, human_model);
     exposes ``vertex_num`` / ``joint_num`` of the human model, ``datalist``, ``__len__``, ``__getitem__`` returning
-    (inputs, targets, meta_info) as in datasets.md §0, and ``set_epoch``.
+    (inputs, targets, meta_info) as in docs/data.md#sample-dicts, and ``set_epoch``.
     """
 
     name: ClassVar[str] = ""
@@ -85,7 +85,7 @@ class BaseDataset(torch.utils.data.Dataset):
         """Load what the pipeline spec and the datalist need (e.g. regressors); called before them."""
 
     def load_datalist(self) -> Iterable[SampleRecord]:
-        """Read this dataset's annotation files into records, in evaluation order (datasets.md §7); a generator
+        """Read this dataset's annotation files into records, in evaluation order (docs/data.md#ordering); a generator
         keeps only the packed datalist in memory."""
         raise NotImplementedError
 
@@ -196,7 +196,7 @@ class BaseDataset(torch.utils.data.Dataset):
     def lixel_mesh_cam(self, out: dict[str, np.ndarray], record: SampleRecord, unit_per_m: float,
                        root_depth: float) -> np.ndarray:
         """The lixel mesh ``out['mesh_coord_img']`` (V, 3) hm units back-projected to absolute camera space
-        (preprocessing.md §10) with ``out['bb2img_trans']``, ``root_depth`` and S' in the unit given by
+        (docs/conventions.md#inverse-mapping) with ``out['bb2img_trans']``, ``root_depth`` and S' in the unit given by
         ``unit_per_m`` (1000: mm, 1: m) and the record's camera. Returns (V, 3) float32 in that unit."""
         if record.cam is None:
             raise ValueError(f"{self.name}: test record {record.ids} has no camera")

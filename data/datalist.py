@@ -1,11 +1,11 @@
 """Compact datalists: every record of a dataset in one packed byte buffer, materialised on access.
 
-A list of :class:`~common.utils.targets.SampleRecord` objects costs about 8.7 KB per record in Python objects
-(Human3.6M train: ~300 k records), and a DataLoader worker copies it: under ``fork`` page by page as reference counts
-and the garbage collector touch the objects, under ``spawn`` / ``forkserver`` (Python 3.14's default) as a whole
-when the dataset is pickled to the worker. :class:`Datalist` stores the same fields as columns (one NumPy row per
-record, ~1 KB per Human3.6M record) packed into one ``torch.uint8`` tensor, and builds a fresh ``SampleRecord`` (own
-copies of every array, the exact dtypes, ``Path`` / ``int`` / ``float`` / ``str`` values) each time one is indexed:
+A list of :class:`~data.records.SampleRecord` objects is large in Python objects (Human3.6M train: ~300 k records),
+and a DataLoader worker copies it: under ``fork`` page by page as reference counts and the garbage collector touch
+the objects, under ``spawn`` / ``forkserver`` (Python 3.14's default) as a whole when the dataset is pickled to the
+worker. :class:`Datalist` stores the same fields as columns (one NumPy row per record, a fraction of the objects'
+size) packed into one ``torch.uint8`` tensor, and builds a fresh ``SampleRecord`` (own copies of every array, the
+exact dtypes, ``Path`` / ``int`` / ``float`` / ``str`` values) each time one is indexed:
 
 * under ``fork`` the buffer's pages are only read, so they stay shared with the parent;
 * under ``spawn`` / ``forkserver`` the DataLoader pickles the dataset with torch's multiprocessing pickler, which passes

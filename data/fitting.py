@@ -96,13 +96,14 @@ def model_mesh_cam(human_model: HumanModel, params: ModelParams) -> np.ndarray:
 
 def fit_model(human_model: HumanModel, record: SampleRecord, spec: PipelineSpec, aug: AugParams,
               img2bb: np.ndarray, grid: Grid) -> FitResult:
-    """SMPL/MANO fit targets (datasets.md §1.4, §2, §3.1, §5).
+    """SMPL/MANO fit targets (docs/data.md#fit-targets).
 
     Steps: camera merge of the root (world-frame params only) -> flip the pose -> layer without translation
     (+ face-vertex joints) -> translation (camera-frame ``trans``, or the compensation
     T = R·trans + t/unit − J_0 + R·J_0 for world-frame params) -> flip translation -> shape reset (SMPL, after the
-    mesh, Q18) -> data units -> projection with ``record.cam`` -> voxelisation relative to the model's root depth ->
-    truncation masks -> root-relative, rotation-augmented camera joints and root-rotated pose.
+    mesh, as the original: docs/quirks.md#q-shape-reset-after-mesh) -> data units -> projection with ``record.cam``
+    -> voxelisation relative to the model's root depth -> truncation masks -> root-relative, rotation-augmented camera
+    joints and root-rotated pose.
     """
     if record.params is None or record.cam is None:
         raise ValueError("fit_model: the record has no model parameters or no camera")
@@ -195,7 +196,11 @@ class RegressedJointsCheck(FitCheck):
 
 
 class ProjectedKeypointsCheck(FitCheck):
-    """MSCOCO fitting error in hm pixels, threshold 3.0 (quirks Q19, Q20).
+    """MSCOCO fitting error in hm pixels, threshold 3.0, measured after the random crop as the original does.
+
+    Both the crop dependence and the pelvis-depth product below are kept because they decide which MSCOCO fits
+    trained the released models (docs/quirks.md#q-coco-pelvis-depth-product,
+    docs/quirks.md#q-coco-fit-error-after-augmentation).
 
     17 COCO joints regressed from the fitted mesh (metres) + a pelvis built with :func:`append_pelvis` (depth =
     Z_lhip · Z_rhip, the original's bug), projected with the fit camera, mapped through ``img2bb`` and /4, compared
@@ -227,8 +232,8 @@ class ProjectedKeypointsCheck(FitCheck):
 
 def append_pelvis(joints: np.ndarray, lhip_idx: int, rhip_idx: int) -> np.ndarray:
     """Append a pelvis row to (N, 3) joints: x, y = mean of the two hips; third column = **product** of the hips'
-    third columns (right for COCO visibility flags; for 3D points it is the original's pelvis-depth bug, quirk Q19).
-    Returns (N + 1, 3)."""
+    third columns (right for COCO visibility flags; for 3D points it is the original's pelvis-depth bug, kept:
+    docs/quirks.md#q-coco-pelvis-depth-product). Returns (N + 1, 3)."""
     joints = np.asarray(joints)
     pelvis = np.empty((1, joints.shape[1]), dtype=joints.dtype)
     pelvis[0, :2] = (joints[lhip_idx, :2] + joints[rhip_idx, :2]) * 0.5

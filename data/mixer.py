@@ -22,7 +22,7 @@ _MIXER_OWNER = "MultipleDatasets (the training set)"
 
 class MultipleDatasets(torch.utils.data.Dataset):
     """Concatenate datasets (``make_same_len=False``) or present each with the longest member's length
-    (``make_same_len=True``), exactly as datasets.md §6.
+    (``make_same_len=True``), exactly as the original (docs/data.md#mixer).
 
     With ``make_same_len``: length = L_max · n; index i -> member d = i // L_max, j = i mod L_max; if
     j >= len_d · floor(L_max / len_d), j is replaced by a uniform random index in [0, len_d − 1] drawn from
@@ -99,7 +99,7 @@ class MultipleDatasets(torch.utils.data.Dataset):
 
 def build_train_dataset(cfg: Config, human_model: HumanModel,
                         build: Callable[..., Any] = build_dataset) -> MultipleDatasets:
-    """The training set of ``cfg`` (datasets.md §6): 3D list and 2D list each concatenated; both present -> the two
+    """The training set of ``cfg`` (docs/data.md#mixer): 3D list and 2D list each concatenated; both present -> the two
     groups mixed 1:1 with ``make_same_len=True``. ``vertex_num`` / ``joint_num`` come from the first 3D set (else
     the first 2D set)."""
     sets_3d = [build(name, cfg, "train", human_model) for name in cfg.trainset_3d]

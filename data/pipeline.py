@@ -45,7 +45,7 @@ def load_crop(record: SampleRecord, aug: AugParams, grid: Grid) -> tuple[torch.T
 
 def native_joints(record: SampleRecord, spec: PipelineSpec, aug: AugParams, img2bb: np.ndarray,
                   grid: Grid) -> NativeJoints:
-    """Flip, affine-transform and voxelise the native joints of ``record`` (preprocessing.md §6–§7).
+    """Flip, affine-transform and voxelise the native joints of ``record`` (docs/data.md#native-targets).
 
     3D data: image joints (u, v, Z) are voxelised with the native root's depth and S' = ``grid.depth_extent``;
     camera joints are made root-relative and flipped (X negated, pairs swapped). 2D data: only x, y are mapped, z = 0.
@@ -78,7 +78,7 @@ def native_joints(record: SampleRecord, spec: PipelineSpec, aug: AugParams, img2
 
 def make_train_sample(record: SampleRecord, aug: AugParams, human_model: HumanModel, spec: PipelineSpec,
                       grid: Grid) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], dict[str, Any]]:
-    """One training sample (datasets.md §0.1 body / §5 hand).
+    """One training sample, body or hand (docs/data.md#sample-dicts).
 
     Returns (inputs, targets, meta_info) with exactly the keys :data:`TRAIN_TARGET_KEYS` / :data:`TRAIN_META_KEYS`
     (plus ``inputs['img']``). Arrays are float32 NumPy; ``is_valid_fit`` and ``is_3D`` are Python floats.
@@ -143,7 +143,7 @@ def make_train_sample(record: SampleRecord, aug: AugParams, human_model: HumanMo
 
 def make_test_sample(record: SampleRecord, grid: Grid, extra_targets: dict[str, np.ndarray] | None = None,
                      ) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """One test sample (datasets.md §0.2): identity augmentation crop of ``record.bbox``.
+    """One test sample (docs/data.md#sample-dicts): identity augmentation crop of ``record.bbox``.
 
     Returns ({'img': (3, H_in, W_in) float32}, ``extra_targets`` or {}, {'bb2img_trans': (2, 3) float32}).
     """

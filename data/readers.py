@@ -10,7 +10,8 @@ import numpy as np
 
 from common.errors import UserError
 
-__all__ = ["DatasetFileError", "require_file", "load_json", "load_coco", "coco_from_dict", "load_rootnet", "load_regressor",
+__all__ = ["DatasetFileError", "require_file", "load_json", "load_coco", "coco_from_dict", "load_rootnet",
+           "load_regressor",
            "RootNetOutput"]
 
 
@@ -56,7 +57,8 @@ def coco_from_dict(dataset: dict) -> Any:
 
 def load_rootnet(path: Path, key: str, unit: str, hint: str) -> list[dict]:
     """Read a RootNet output file: a list of dicts with ``key`` ('image_id' / 'ann_id'), ``bbox`` [x, y, w, h]
-    (already aspect-fixed and extended, used as is) and ``root_cam`` [X, Y, Z] in ``unit`` ('mm' or 'm', quirk Q23).
+    (already aspect-fixed and extended, used as is) and ``root_cam`` [X, Y, Z] in ``unit`` ('mm' or 'm': the files
+    differ and state no unit, docs/quirks.md#q-rootnet-depth-units).
 
     Validates every entry (the original would crash later, far from the cause): a missing key or a box without
     positive width/height raises ``ValueError`` naming the file and entry; a median root depth implausible for

@@ -17,14 +17,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-#: Keys of the training ``targets`` dict, in order (datasets.md §0.1).
+from common.config import Config
+
+#: Keys of the training ``targets`` dict, in order (docs/data.md#sample-dicts).
 TRAIN_TARGET_KEYS = ("orig_joint_img", "fit_joint_img", "fit_mesh_img", "orig_joint_cam", "fit_joint_cam",
                      "pose_param", "shape_param")
-#: Keys of the training ``meta_info`` dict, in order (datasets.md §0.1).
+#: Keys of the training ``meta_info`` dict, in order (docs/data.md#sample-dicts).
 TRAIN_META_KEYS = ("orig_joint_valid", "orig_joint_trunc", "fit_joint_trunc", "fit_mesh_trunc", "is_valid_fit",
                    "is_3D")
 
-#: |beta_i| above this resets the ``shape_param`` target to zeros (after the mesh was built, quirk Q18).
+#: |beta_i| above this resets the ``shape_param`` target to zeros, after the mesh was built, so the targets equal the
+#: original's (docs/quirks.md#q-shape-reset-after-mesh).
 SHAPE_RESET_LIMIT = 3.0
 
 
@@ -44,7 +47,8 @@ class JointSet:
         return self.names.index(name)
 
 
-#: Human3.6M 17-joint set (body_models.md §6), also the row order of ``J_regressor_h36m_correct.npy``.
+#: Human3.6M 17-joint set, also the row order of ``J_regressor_h36m_correct.npy``
+#: (docs/body_models.md#external-regressors).
 H36M_JOINTS = JointSet(
     names=("Pelvis", "R_Hip", "R_Knee", "R_Ankle", "L_Hip", "L_Knee", "L_Ankle", "Torso", "Neck", "Nose",
            "Head_top", "L_Shoulder", "L_Elbow", "L_Wrist", "R_Shoulder", "R_Elbow", "R_Wrist"),
@@ -136,12 +140,12 @@ class Grid:
     bbox_3d_size_m: float = 2.0
 
     @staticmethod
-    def from_config(cfg: Any) -> "Grid":
+    def from_config(cfg: Config) -> "Grid":
         return Grid(tuple(cfg.input_img_shape), tuple(cfg.output_hm_shape), float(cfg.bbox_3d_size))
 
     @property
     def aspect_ratio(self) -> float:
-        """W_in / H_in of the network crop: the aspect ratio boxes are extended to (preprocessing.md §2.2)."""
+        """W_in / H_in of the network crop: boxes are extended to it (docs/conventions.md#bbox-processing)."""
         return self.input_img_shape[1] / self.input_img_shape[0]
 
     def depth_extent(self, unit_per_m: float) -> float:
@@ -169,10 +173,11 @@ class FitResult:
     """Targets and intermediates of one fitted SMPL/MANO sample.
 
     mesh, joints: (V, 3), (J, 3) camera space in data units, after the flip translation (used by fitting errors).
-    mesh_img, joint_img: hm units (root = the model's kinematic root depth, quirk Q26). mesh_trunc, joint_trunc:
-    (V, 1), (J, 1) inside-grid masks. joint_cam: (J, 3) root-relative, rotation-augmented; metres for SMPL,
-    millimetres for MANO (quirk Q12). pose_param: (3K,) camera frame, flipped if flipping, root rotated by R_aug.
-    shape_param: (10,) betas (zeroed for SMPL if any |beta| > 3).
+    mesh_img, joint_img: hm units (root = the model's kinematic root depth, not the dataset's root as for native
+    joints: docs/quirks.md#q-two-depth-origins). mesh_trunc, joint_trunc: (V, 1), (J, 1) inside-grid masks.
+    joint_cam: (J, 3) root-relative, rotation-augmented; metres for SMPL, millimetres for MANO, the units the
+    released weights were trained with (docs/quirks.md#q-param-stage-units). pose_param: (3K,) camera frame, flipped
+    if flipping, root rotated by R_aug. shape_param: (10,) betas (zeroed for SMPL if any |beta| > 3).
     """
 
     mesh: np.ndarray

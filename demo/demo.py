@@ -2,7 +2,7 @@
 
 Reads ``input.jpg`` and ``snapshot_<epoch>.pth.tar`` from this folder (or ``--img``, ``--model_path``) and writes
 ``output_mesh_{lixel,param}.{jpg,obj}`` and ``rendered_mesh_{lixel,param}.jpg`` into the working directory (or
-``--out_dir``).  ``python demo.py --help`` lists every flag; the logic lives in :mod:`common.demo`.
+``--out_dir``).  ``python demo.py --help`` lists every flag; the logic lives in :mod:`main.predictor.run`.
 """
 import sys
 from pathlib import Path

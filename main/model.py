@@ -72,7 +72,8 @@ class I2LMeshNet(nn.Module):
         self.normal_loss = NormalVectorLoss(human_model.face)
         self.edge_loss = EdgeLengthLoss(human_model.face)
         self.register_buffer("joint_regressor", torch.as_tensor(human_model.joint_regressor), persistent=False)
-        # the vertices the joint regressor reads (its non-zero columns) and its restriction to them (the param-stage training computes only those vertices)
+        # the vertices the joint regressor reads (its non-zero columns) and its restriction to them (the param-stage
+        # training computes only those vertices)
         support = torch.nonzero(self.joint_regressor.abs().sum(dim=0) > 0).flatten()
         self.register_buffer("regressor_support", support, persistent=False)
         self.register_buffer("joint_regressor_support", self.joint_regressor[:, support].clone(), persistent=False)
@@ -95,7 +96,8 @@ class I2LMeshNet(nn.Module):
         """Names of the parameters the current stage gives a gradient (the ones that get ``requires_grad``).
 
         lixel: the five lixel modules except ``mesh_backbone.conv1`` / ``bn1`` (the second trunk's stem never
-        runs, Q3); param: ``param_regressor`` (the lixel part runs without gradients).
+        runs; it is only kept so the key set matches: docs/quirks.md#q-unused-saved-parameters); param:
+        ``param_regressor`` (the lixel part runs without gradients).
         """
         names = {f"{module}.{n}" for module in self.trainable_module_names()
                  for n, _ in getattr(self, module).named_parameters()}
@@ -119,11 +121,12 @@ class I2LMeshNet(nn.Module):
 
     # ----- initialisation -----------------------------------------------------------------------------
     def init_weights(self, pretrained_backbone: str | Path | None = None, random_init: bool = False) -> None:
-        """Training initialisation (architecture.md §4).
+        """Training initialisation (docs/network.md#initialisation).
 
         Trunks: torchvision's ImageNet weights (from ``pretrained_backbone`` or the torch hub cache), unless
         ``random_init``, which keeps the construction-time init (conv ~ N(0, 0.001), BN (1, 0)).
-        Heads: the original's init; Conv1d / BatchNorm1d keep PyTorch defaults.
+        Heads: the original's init; Conv1d / BatchNorm1d keep PyTorch defaults, for training parity
+        (docs/quirks.md#q-1d-layers-default-init).
         """
         if not random_init:
             for trunk in (self.pose_backbone, self.mesh_backbone):
@@ -133,7 +136,7 @@ class I2LMeshNet(nn.Module):
             getattr(self, name).apply(init_head_weights)
 
     def trainable_module_names(self) -> tuple[str, ...]:
-        """Modules whose parameters the optimizer gets in the current stage (architecture.md §7)."""
+        """Modules whose parameters the optimizer gets in the current stage (docs/network.md#stages)."""
         return LIXEL_MODULES if self.stage == "lixel" else PARAM_MODULES
 
     def trainable_parameters(self) -> list[nn.Parameter]:
@@ -210,9 +213,10 @@ class I2LMeshNet(nn.Module):
         return result
 
     def losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:
-        """Unreduced, mask-multiplied losses, computed outside autocast; key order = logging order (§6.2).
+        """Unreduced, mask-multiplied losses, computed outside autocast; key order = logging order.
 
-        float32 predictions; float64 where the masks are float64 (``is_valid_fit`` / ``is_3D``, quirk Q11).
+        Keys and masks: docs/network.md#losses. float32 predictions; float64 where the masks are float64
+        (``is_valid_fit`` / ``is_3D``, kept as the original: docs/quirks.md#q-float64-masks).
         """
         with fp32_region(out["joint_coord_img"]):
             return self._losses({k: widen(v) for k, v in out.items()}, targets, meta_info)

@@ -3,9 +3,10 @@
 Each process runs its shard of the test set (:class:`common.sampler.EpochSampler`, no shuffling); the per-sample
 outputs are gathered on rank 0 with their sample indices, de-duplicated and sorted (:mod:`common.sharded_eval`), so
 the metrics equal a single-process run.  Rank 0 prints the dataset's result lines as the original does (plain lines;
-the time-stamped copy goes into ``output/log/test_logs.txt``) and writes ``output/result/``: ``metrics_<testset>_<stage>_<epoch>.json`` (mean of every
-per-sample metric), ``predictions_<testset>_<stage>_<epoch>.npz`` (sample index, per-sample metrics, joints in hm
-units and the crop-to-image affine of each sample) and, for FreiHAND, ``pred.json``.
+the time-stamped copy goes into ``output/log/test_logs.txt``) and writes ``output/result/``:
+``metrics_<testset>_<stage>_<epoch>.json`` (mean of every per-sample metric),
+``predictions_<testset>_<stage>_<epoch>.npz`` (sample index, per-sample metrics, joints in hm units and the
+crop-to-image affine of each sample) and, for FreiHAND, ``pred.json``.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from data.loader import make_loader, num_workers
 from data.registry import build_dataset
 from main.networks import build_model_from_config
 
-# small per-sample outputs kept in the predictions file (meshes are not: ~80 KB per sample)
+# small per-sample outputs kept in the predictions file (meshes are not: too large to keep for every sample)
 SAVED_OUTPUTS = ("joint_coord_img", "bb2img_trans")
 
 
@@ -93,13 +94,13 @@ class Tester:
                                       console=False)
         if ctx.is_main:
             log_removed_temporaries(self.logger, cfg.result_dir)
+        self.path = resolve_snapshot(cfg, test_epoch, model_path)  # first: a wrong epoch is the cheapest error
         self.logger.info("Creating dataset...")
         human_model = build_human_model(cfg.is_hand, cfg.human_model_dir)
         self.test_set = build_dataset(cfg.testset, cfg, "test", human_model)
         self.sampler = EpochSampler(len(self.test_set), ctx.rank, ctx.world_size, shuffle=False)
         self.loader = make_loader(self.test_set, cfg.test_batch_size, self.sampler, num_workers(cfg, ctx),
                                   self.device, train=False)
-        self.path = resolve_snapshot(cfg, test_epoch, model_path)
         self.logger.info(f"Load checkpoint from {self.path}")
         ckpt = load_checkpoint_file(self.path)
         self.logger.info("Creating graph...")
@@ -135,7 +136,8 @@ class Tester:
         return records
 
     def run(self) -> dict[str, float] | None:
-        """Evaluate this process's shard, gather, report and write the results; returns the metric means on rank 0 (None elsewhere)."""
+        """Evaluate this process's shard, gather, report and write the results; returns the metric means on rank 0
+        (None elsewhere)."""
         gathered = gather_samples(self.evaluate_shard(), expected_len=len(self.test_set))
         if gathered is None:
             return None

@@ -1,17 +1,22 @@
-"""Training driver (spec training.md §3-§7): data, optimiser, schedule, stages, snapshots, exact resume, logging.
+"""Training driver (docs/training.md): data, optimiser, schedule, stages, snapshots, exact resume, logging.
 
 One :class:`Trainer` per process (see :mod:`common.launch`).  Semantics kept from the original:
 
-* per-process batch ``train_batch_size`` (per GPU, BatchNorm over each process's batch: Q37), shuffled;
+* per-process batch ``train_batch_size`` (per GPU, so BatchNorm groups are the original's per-GPU ones:
+  docs/quirks.md#q-per-gpu-batchnorm), shuffled;
 * Adam, epoch-indexed learning rate ``lr / lr_dec_factor ** #(lr_dec_epoch <= e)`` (including the hand param
-  stage starting decayed, Q32); each loss averaged over all its elements, the sum back-propagated (Q10, Q11);
-* the stage's trainable modules only (architecture.md §7), every module in train mode (Q4);
+  stage starting decayed: docs/quirks.md#q-hand-param-stage-starts-decayed); each loss averaged over all its
+  elements, masked ones included, float64 terms kept, the sum back-propagated, for training parity
+  (docs/quirks.md#q-loss-mean-counts-masked, docs/quirks.md#q-float64-masks);
+* the stage's trainable modules only (docs/network.md#stages), every module in train mode, so the frozen lixel part's
+  BatchNorm statistics still update in the param stage (docs/quirks.md#q-batchnorm-trains-in-param-stage);
 * ``snapshot_{epoch}.pth.tar`` after every epoch; ``--continue`` loads the newest one.
 
-Beyond the original: the last incomplete batch is dropped (a one-sample batch crashes BatchNorm1d, Q9); within a
-stage ``--continue`` also restores Adam, the gradient scaler and the RNG states (Q31: at the lixel -> param switch, a
-fresh Adam as the original); ``--save_every_min M`` keeps a rolling mid-epoch file from which ``--continue`` resumes
-at the next batch; a non-finite loss stops the run naming the iteration and the loss keys, before any update.
+Beyond the original: the last incomplete batch is dropped (a one-sample batch crashes BatchNorm1d:
+docs/quirks.md#q-single-sample-batchnorm); within a stage ``--continue`` also restores Adam, the gradient scaler and
+the RNG states (at the lixel -> param switch, a fresh Adam as the original: docs/quirks.md#q-resume-restarts-adam);
+``--save_every_min M`` keeps a rolling mid-epoch file from which ``--continue`` resumes at the next batch; a
+non-finite loss stops the run naming the iteration and the loss keys, before any update.
 """
 from __future__ import annotations
 
@@ -50,7 +55,9 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def lr_at_epoch(cfg: Config, epoch: int) -> float:
-    """The learning rate of ``epoch`` (training.md §4): ``lr / lr_dec_factor ** k``, k = #(lr_dec_epoch <= epoch)."""
+    """The learning rate of ``epoch``: ``lr / lr_dec_factor ** k``, k = #(lr_dec_epoch <= epoch).
+
+    See docs/training.md#schedule."""
     k = sum(1 for e in cfg.lr_dec_epoch if e <= epoch)
     return cfg.lr / cfg.lr_dec_factor ** k
 
@@ -111,8 +118,8 @@ class Trainer:
             self.net = torch.compile(self.net)
 
     def _resume(self) -> None:
-        """Load the newest snapshot (or a newer mid-epoch file of the same stage) as training.md §6, restoring the
-        optimizer, scaler and RNG states when the file comes from the same stage."""
+        """Load the newest snapshot (or a newer mid-epoch file of the same stage), restoring the optimizer, scaler
+        and RNG states when the file comes from the same stage (docs/training.md#resume)."""
         cfg = self.cfg
         path = find_latest_snapshot(cfg.model_dir)
         mid = mid_epoch_path(cfg.model_dir)

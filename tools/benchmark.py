@@ -6,10 +6,10 @@
     python tools/benchmark.py model [--batch_size 16] [--amp bf16 fp16] [--recompute] [--compile] [--threads N]
                                     [--profile] [--json FILE]
 
-``loader``: for each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read, augmentation,
-crop, SMPL/MANO target generation, voxelisation) in this single process, i.e. the throughput of ONE DataLoader worker;
-multiply by the number of workers (bounded by the CPU cores) for the loader's ceiling.  Prints one line per dataset
-and, with ``--json FILE``, writes the numbers.
+``loader``: for each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read,
+augmentation, crop, SMPL/MANO target generation, voxelisation) in this single process, i.e. the throughput of ONE
+DataLoader worker; multiply by the number of workers (bounded by the CPU cores) for the loader's ceiling.  Prints one
+line per dataset and, with ``--json FILE``, writes the numbers.
 
 ``model``: the plain fp32 path (the original's computation) and the fast path(s) the drivers use, each in its own
 process: seconds per training step of each stage and per test forward, peak memory of a lixel training step, the

@@ -32,9 +32,10 @@ from common.utils.io import atomic_write_bytes  # noqa: E402
 from common.utils.raster import render_meshes  # noqa: E402
 from common.utils.transforms import cam2pixel  # noqa: E402
 from common.utils.vis import encode_jpg  # noqa: E402
+from main.predictor.run import VIRTUAL_FOCAL  # noqa: E402
 
 IMG_SHAPE = (392, 640)  # (H, W), the size of the original's example
-FOCAL = (1500.0, 1500.0)
+FOCAL = VIRTUAL_FOCAL  # the demo's default camera, so the example needs no --focal
 PRINCPT = (IMG_SHAPE[1] / 2.0, IMG_SHAPE[0] / 2.0)
 JPEG_QUALITY = 90
 # colour groups per SMPL joint (by the joint that skins a vertex most): 0 skin, 1 shirt, 2 trousers, 3 shoes

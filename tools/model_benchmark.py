@@ -18,8 +18,8 @@ drivers use (:class:`main.model.I2LMeshNet`, ``torch.inference_mode`` testing on
 autocast; a ``_recompute`` suffix builds the network with ``recompute=True`` (activation recomputation, less memory),
 a ``_compile`` suffix adds ``torch.compile``.  The fast
 configurations run with transparent huge pages for large tensors as the drivers do (:mod:`common.allocator`),
-``plain_fp32`` without, as the original runs (``--huge_pages all`` / ``none`` to change that).  The weights are seeded stand-ins for trained ones
-(:func:`tools.stand_in_weights.conditioned_init`).
+``plain_fp32`` without, as the original runs (``--huge_pages all`` / ``none`` to change that).  The weights are
+seeded stand-ins for trained ones (:func:`tools.stand_in_weights.conditioned_init`).
 """
 from __future__ import annotations
 

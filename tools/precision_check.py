@@ -3,7 +3,7 @@
     python tools/precision_check.py --model_path output/model_dump/snapshot_7.pth.tar [--amp bf16 fp16]
         [--testset PW3D] [--data_dir DIR] [--human_model_dir DIR] [--test_batch_size 16]
 
-Runs the test driver (:class:`common.tester.Tester`, the fast test-only path) on the snapshot once in fp32 and once
+Runs the test driver (:class:`main.tester.Tester`, the fast test-only path) on the snapshot once in fp32 and once
 per ``--amp`` dtype, on the same samples, and prints each metric with its change against fp32 and the largest change
 of the predicted joints (hm units).  Results go to ``--workdir`` (one output folder per precision).
 """

@@ -45,9 +45,9 @@ def conditioned_init(net: nn.Module, seed: int = 0, residual_gain: float = 0.2, 
 
     The original's random initialisation, the last BatchNorm scale of every residual branch set to
     ``residual_gain`` and every BatchNorm's running statistics set to those of one fp32 lixel pass (in ``net``'s own
-    operation order) over :func:`diverse_images`.  (A deep BatchNorm network at random initialisation amplifies rounding errors: there a
-    1e-6 relative change of the input moves the lixel mesh by ~0.05 hm units; with the damped residual branches,
-    by ~3e-4.)
+    operation order) over :func:`diverse_images`.  (A deep BatchNorm network at random initialisation amplifies
+    rounding errors far more than a trained one; the damped residual branches bring that sensitivity down to a
+    trained network's.)
     """
     torch.manual_seed(seed)
     net.init_weights(random_init=True)

@@ -69,22 +69,19 @@ def fold_batchnorm(module: nn.Module) -> int:
 
 
 def prepare_inference(model: nn.Module, amp: str | None = None) -> nn.Module:
-    """Make ``model`` test-only, in place: eval mode, no gradients, BatchNorm folded into the lixel part's convs,
-    and, for ``amp`` 'bf16' / 'fp16', the 2D conv weights stored in that dtype.  Returns ``model``.
+    """Make ``model`` test-only, in place: eval mode, no gradients, every BatchNorm that follows a convolution folded
+    into it, and, for ``amp`` 'bf16' / 'fp16', the 2D conv weights stored in that dtype.  Returns ``model``.
 
-    The param path (ParamRegressor, SMPL/MANO) is left as it is: it runs in float32 under autocast.  Run the model
-    under :func:`common.nets.precision.autocast_context` with the same ``amp`` and ``torch.inference_mode``.
+    Only the lixel part has convolutions; the param path (ParamRegressor's Linear + BatchNorm1d, SMPL/MANO) is left as
+    it is and runs in float32 under autocast.  Run the model under :func:`common.nets.precision.autocast_context`
+    with the same ``amp`` and ``torch.inference_mode``.
     """
     model.eval()
     model.requires_grad_(False)
-    lixel_part = [getattr(model, name) for name in ("pose_backbone", "pose_net", "pose2feat", "mesh_backbone",
-                                                    "mesh_net") if hasattr(model, name)] or [model]
+    fold_batchnorm(model)
     dtype = amp_dtype(amp)
-    for part in lixel_part:
-        fold_batchnorm(part)
-        if dtype is None:
-            continue
-        for m in part.modules():
+    if dtype is not None:
+        for m in model.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 m.weight.data = m.weight.data.to(dtype)
                 if m.bias is not None:

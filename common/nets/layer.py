@@ -1,4 +1,4 @@
-"""Layer-stack builders whose indices give the official state-dict names (architecture.md §2).
+"""Layer-stack builders whose indices give the official state-dict names (docs/network.md#layer-stacks).
 
 A step followed by BatchNorm + ReLU occupies three consecutive indices (layer, BN, ReLU); a final step without
 them occupies one.  So ``make_conv1d_layers([256, 64])`` has keys ``0.weight``/``0.bias`` only.

@@ -1,7 +1,7 @@
-"""Element-wise L1 losses of I2L-MeshNet (architecture.md §6.2).
+"""Element-wise L1 losses of I2L-MeshNet (docs/network.md#losses).
 
 Every loss returns an *unreduced*, mask-multiplied tensor; the trainer takes ``.mean()`` over all elements, masked
-ones included (quirk Q10), and sums the means.
+ones included, for training parity (docs/quirks.md#q-loss-mean-counts-masked), and sums the means.
 """
 from __future__ import annotations
 

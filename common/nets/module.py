@@ -73,10 +73,11 @@ class LixelHead(nn.Module):
 
 
 class _AxisMeans(torch.autograd.Function):
-    """(B, C, H, W) any float dtype -> float32 (float64 for float64 input): (mean over H (B, C, W), mean over W (B, C, H)).
+    """(B, C, H, W) any float dtype -> float32 (float64 for float64 input): (mean over H (B, C, W), mean over W
+    (B, C, H)).
 
-    The means are matrix products with a ones vector on a float32 copy of one sample at a time: an order of
-    magnitude faster than ``mean`` on channels-last tensors, and exact float32 sums of bf16/fp16 activations.  Nothing
+    The means are matrix products with a ones vector on a float32 copy of one sample at a time: much faster than
+    ``mean`` on channels-last tensors, and exact float32 sums of bf16/fp16 activations.  Nothing
     is saved for the backward pass (the gradient of a mean needs only the shape); the input gradient comes back in
     the input's dtype, channels-last.
     """
@@ -186,7 +187,7 @@ class ParamRegressor(nn.Module):
 
     def forward(self, joint_img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         batch = joint_img.shape[0]
-        feat = self.fc(joint_img.reshape(batch, -1))  # raw hm units, no normalisation (Q8)
+        feat = self.fc(joint_img.reshape(batch, -1))  # raw hm units: the released weights expect them
         rotmat = rot6d_to_rotmat(self.fc_pose(feat).reshape(batch * self.pose_joint_num, 6))
         pose = rotmat_to_axis_angle(rotmat).reshape(batch, self.pose_joint_num * 3)
         shape = self.fc_shape(feat)
@@ -205,7 +206,9 @@ def gaussian_1d(center: torch.Tensor, length: int, sigma: float, offset: int) ->
 
 
 def init_head_weights(module: nn.Module) -> None:
-    """The original's training init for the heads, by exact type; Conv1d/BatchNorm1d keep PyTorch defaults (Q7)."""
+    """The original's training init for the heads, by exact type; Conv1d/BatchNorm1d keep PyTorch defaults.
+
+    Kept for training parity: docs/quirks.md#q-1d-layers-default-init."""
     if type(module) is nn.ConvTranspose2d:
         nn.init.normal_(module.weight, std=0.001)
     elif type(module) is nn.Conv2d:

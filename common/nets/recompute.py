@@ -41,7 +41,8 @@ def run_checkpointed(module: nn.Module, fn: Callable[..., torch.Tensor], *args) 
                       context_fn=lambda: (contextlib.nullcontext(), _preserve_batchnorm_stats(module)))
 
 
-def run_trunk(trunk: nn.Module, x: torch.Tensor, skip_early: bool, recompute: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def run_trunk(trunk: nn.Module, x: torch.Tensor, skip_early: bool,
+              recompute: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """``trunk(x, skip_early)`` of a torchvision-layout ResNet trunk, each stage block (and the stem) checkpointed
     when ``recompute``; returns ``(early, final)`` like the trunk's own forward."""
     if not recompute:

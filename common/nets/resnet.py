@@ -1,4 +1,4 @@
-"""ResNet trunk (50/101/152) built from torchvision's ``ResNet`` / ``Bottleneck`` (architecture.md §2).
+"""ResNet trunk (50/101/152) built from torchvision's ``ResNet`` / ``Bottleneck`` (docs/network.md#backbone).
 
 The trunk is torchvision's ResNet without ``avgpool`` / ``fc``, so the state-dict keys are exactly torchvision's
 (``conv1``, ``bn1``, ``layer{1..4}.{b}.conv{1,2,3}``, ``downsample.{0,1}``) and the official checkpoints' keys.

@@ -1,4 +1,4 @@
-"""Evaluation metrics and result files for the test sets (spec: ``evaluation.md`` §3–§5, ``datasets.md`` §4, §5, §7).
+"""Evaluation metrics and result files for the test sets (docs/evaluation.md).
 
 Pure NumPy functions called by the dataset readers' ``evaluate(outs, cur_sample_idx)`` and
 ``print_eval_result(eval_result)``:
@@ -12,8 +12,8 @@ Pure NumPy functions called by the dataset readers' ``evaluate(outs, cur_sample_
 Units: every function works in the unit of its inputs unless stated otherwise. Human3.6M evaluation is in millimetres
 (``scale = 1``); 3DPW is in metres and each per-sample error is multiplied by ``scale = 1000`` to report millimetres.
 FreiHAND inputs are in metres; mean errors are reported in centimetres like the official evaluation.
-Body Procrustes alignment is the corrected similarity transform of ``evaluation.md`` §3 (:func:`rigid_align`, proper
-rotation); the FreiHAND scores use the official evaluation's fit instead (reflections allowed).
+Body Procrustes alignment is the corrected similarity transform (docs/evaluation.md#procrustes; :func:`rigid_align`,
+proper rotation); the FreiHAND scores use the official evaluation's fit instead (reflections allowed).
 """
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ __all__ = [
     "same_shape",
 ]
 
-#: Indices into the H36M 17-joint set of the 14 evaluated joints (evaluation.md §4.1): R_Hip, R_Knee, R_Ankle, L_Hip,
-#: L_Knee, L_Ankle, Neck, Head_top, L_Shoulder, L_Elbow, L_Wrist, R_Shoulder, R_Elbow, R_Wrist
+#: Indices into the H36M 17-joint set of the 14 evaluated joints (docs/evaluation.md#human36m-protocol): R_Hip, R_Knee,
+#: R_Ankle, L_Hip, L_Knee, L_Ankle, Neck, Head_top, L_Shoulder, L_Elbow, L_Wrist, R_Shoulder, R_Elbow, R_Wrist
 #: (Pelvis = 0, Torso = 7 and Nose = 9 are excluded).
 H36M_EVAL_JOINTS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16)
 
@@ -50,7 +50,7 @@ H36M_ROOT_IDX: int = 0
 #: Per-sample result keys of the body test sets, in print order.
 BODY_RESULT_KEYS: tuple[str, ...] = ("mpjpe_lixel", "pa_mpjpe_lixel", "mpjpe_param", "pa_mpjpe_param")
 
-# The original's printed lines (evaluation.md §5), in order, with the result key each one averages.
+# The original's printed lines (docs/evaluation.md#result-lines), in order, with the result key each one averages.
 _BODY_RESULT_LINES: tuple[tuple[str, str], ...] = (
     ("mpjpe_lixel", "MPJPE from lixel mesh: %.2f mm"),
     ("pa_mpjpe_lixel", "PA MPJPE from lixel mesh: %.2f mm"),
@@ -139,7 +139,7 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
-    """MPJPE after Procrustes (similarity) alignment of ``pred`` onto ``gt`` (corrected formula, evaluation.md §3).
+    """MPJPE after Procrustes (similarity) alignment of ``pred`` onto ``gt`` (corrected: docs/evaluation.md#procrustes).
 
     ``pred``, ``gt``: (n, 3), same unit. Returns the mean Euclidean distance in that unit.
     """
@@ -177,7 +177,7 @@ def evaluate_body_sample(
     root_idx: int = H36M_ROOT_IDX,
     eval_idx: Sequence[int] = H36M_EVAL_JOINTS,
 ) -> dict[str, float]:
-    """Per-sample errors of one body test sample (evaluation.md §4.1 Human36M, §4.2 PW3D).
+    """Per-sample errors of one body test sample (the Human36M and PW3D protocols of docs/evaluation.md#metrics).
 
     Arguments (all coordinates camera space, one common unit U — millimetres for Human36M, metres for PW3D):
 
@@ -228,11 +228,11 @@ def format_body_results(
     eval_result: Mapping[str, Sequence[float]],
     print_fn: Callable[[str], object] | None = print,
 ) -> list[str]:
-    """The original's result printout for Human36M / PW3D (evaluation.md §5).
+    """The original's result printout for Human36M / PW3D (docs/evaluation.md#result-lines).
 
     ``eval_result``: merged per-sample lists (millimetres) keyed by :data:`BODY_RESULT_KEYS`. Each line is the plain
     mean over samples, formatted with ``%.2f``; a missing or empty list gives ``nan`` (the lixel stage prints ``nan``
-    for the two param lines, quirk Q35 — kept). Lines, in order::
+    for the two param lines, kept for log parity: docs/quirks.md#q-lixel-stage-nan-lines). Lines, in order::
 
         MPJPE from lixel mesh: %.2f mm
         PA MPJPE from lixel mesh: %.2f mm
@@ -256,11 +256,12 @@ def format_body_results(
 # --------------------------------------------------------------------------------------------------------------------
 
 def freihand_pred_entry(mesh_cam: np.ndarray, hand_regressor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One evaluation sample's ``pred.json`` entry (evaluation.md §4.4).
+    """One evaluation sample's ``pred.json`` entry (docs/evaluation.md#freihand-protocol).
 
     ``mesh_cam``: (778, 3) camera-space hand mesh (lixel stage: absolute, metres; param stage: whatever the caller
-    passes — the original writes the root-relative millimetre MANO output, quirk Q36). ``hand_regressor``: (21, 778),
-    I2L's hand joint regressor (middle fingertip = vertex 445), FreiHAND joint order.
+    passes — the original writes the root-relative millimetre MANO output, kept so the file equals the original's:
+    docs/quirks.md#q-freihand-param-pred-units). ``hand_regressor``: (21, 778), I2L's hand joint regressor (middle
+    fingertip = vertex 445), FreiHAND joint order.
     Returns (joints (21, 3), verts (778, 3)) float64 in the unit of ``mesh_cam``.
     """
     verts = _points(mesh_cam, "freihand_pred_entry (mesh_cam)", FREIHAND_NUM_VERTS)

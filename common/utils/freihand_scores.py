@@ -1,4 +1,6 @@
-"""The official FreiHAND evaluation's scores, computed locally when its ground truth is present (``datasets.md`` §7).
+"""The official FreiHAND evaluation's scores, computed locally when its ground truth is present.
+
+See docs/evaluation.md#freihand-scores; predictions must be in the official evaluation order (docs/data.md#ordering).
 
 :func:`freihand_scores` takes predicted and ground-truth joints (21 x 3) and vertices (778 x 3) in metres and returns
 the official definitions: mean errors (reported in centimetres), PCK AUCs over 0-50 mm, and F-scores at 5 and 15 mm,

@@ -1,6 +1,6 @@
 """SMPL (body) and MANO (right hand) models with the joint sets I2L-MeshNet builds on them.
 
-Semantics follow spec/body_models.md:
+Semantics follow the original's vendored layers (docs/body_models.md):
 
 * :class:`SMPL`: 29-joint set = 24 SMPL kinematic joints + 5 face vertices (nose, eyes, ears).  The layer returns
   vertices and the 24 *kinematic* joints in **metres**.  ``joint_regressor`` (29 x 6890) = the 24 ``J_regressor``
@@ -8,7 +8,8 @@ Semantics follow spec/body_models.md:
 * :class:`MANO`: 21-joint set (wrist, then thumb/index/middle/ring/pinky from base to tip).  The layer returns
   vertices and 21 joints in **millimetres** (x1000 like the original's vendored layer), its fingertips taken at
   vertices 745, 317, **444**, 556, 673; the I2L regressor ``joint_regressor`` (21 x 778) uses vertex **445** for the
-  middle fingertip (quirk Q13, kept on purpose).
+  middle fingertip (kept on purpose: the released hand model's targets and submitted joints depend on both;
+  docs/quirks.md#q-middle-fingertip-444-445).
 
 Layers are ``smplx`` modules built from the official ``.pkl`` files read by the safe reader
 (:mod:`common.utils.model_files`), with ``use_pca=False, flat_hand_mean=False`` for MANO.
@@ -67,7 +68,9 @@ def _check_bs_type(data: dict, path: str) -> None:
 
 
 def _vendored_layer_buffers(data: dict) -> "OrderedDict[str, torch.Tensor]":
-    """The buffers the original's vendored SMPL/MANO layers keep in checkpoints, in their order (arch. §3.7)."""
+    """The buffers the original's vendored SMPL/MANO layers keep in checkpoints, in their order.
+
+    See docs/network.md#human-model-buffers."""
     return OrderedDict([
         # the file's 'betas' when present, else zeros (the official files have none)
         ("th_betas", torch.as_tensor(np.asarray(data.get("betas", np.zeros(10)))[:10].reshape(1, 10),
@@ -207,7 +210,9 @@ class SMPL(_HumanModelBase):
         return out.vertices, out.joints[:, : self.orig_joint_num]
 
     def checkpoint_buffers(self) -> "OrderedDict[str, torch.Tensor]":
-        """The vendored smplpytorch layer's buffers as the official checkpoints store them (architecture.md §3.7)."""
+        """The vendored smplpytorch layer's buffers as official checkpoints store them.
+
+        See docs/body_models.md#checkpoint-buffers."""
         return _vendored_layer_buffers(self.model_data("neutral"))
 
 
@@ -226,7 +231,7 @@ class MANO(_HumanModelBase):
     joints_name = (
         "Wrist", "Thumb_1", "Thumb_2", "Thumb_3", "Thumb_4", "Index_1", "Index_2", "Index_3", "Index_4",
         "Middle_1", "Middle_2", "Middle_3", "Middle_4", "Ring_1", "Ring_2", "Ring_3", "Ring_4",
-        "Pinky_1", "Pinky_2", "Pinky_3", "Pinly_4",  # 'Pinly_4': the original's typo (Q15), kept for name matching
+        "Pinky_1", "Pinky_2", "Pinky_3", "Pinly_4",  # 'Pinly_4': the original's typo, kept for name matching
     )
     flip_pairs: tuple[tuple[int, int], ...] = ()
     skeleton = ((0, 1), (0, 5), (0, 9), (0, 13), (0, 17), (1, 2), (2, 3), (3, 4), (5, 6), (6, 7), (7, 8), (9, 10),
@@ -282,11 +287,14 @@ class MANO(_HumanModelBase):
         return vertices * self.param_unit_per_m, joints * self.param_unit_per_m
 
     def checkpoint_buffers(self) -> "OrderedDict[str, torch.Tensor]":
-        """The vendored manopth layer's buffers as the official checkpoints store them (architecture.md §3.7)."""
+        """The vendored manopth layer's buffers as official checkpoints store them.
+
+        See docs/body_models.md#checkpoint-buffers."""
         buffers = _vendored_layer_buffers(self._data)
         buffers["th_hands_mean"] = torch.as_tensor(np.asarray(self._data["hands_mean"]).reshape(1, 45),
                                                    dtype=torch.float32)
-        # Built from the constructor's default ncomps=6 although PCA is off (quirk Q2).
+        # Built from the constructor's default ncomps=6 although PCA is off, so our snapshots match the official key set
+        # and shapes (docs/quirks.md#q-mano-selected-comps-6x45).
         buffers["th_selected_comps"] = torch.as_tensor(np.asarray(self._data["hands_components"])[:6],
                                                        dtype=torch.float32)
         return buffers

@@ -1,6 +1,6 @@
 """Image-side sample pipeline: loading, boxes, augmentation draws, affine crop, colour, tensor conversion.
 
-Pure NumPy / OpenCV functions shared by every dataset reader (spec: ``preprocessing.md`` §1–§4).
+Pure NumPy / OpenCV functions shared by every dataset reader (docs/conventions.md, docs/data.md#augmentation).
 Conventions used throughout:
 
 * images are (H, W, 3) float32 RGB arrays with values in [0, 255];
@@ -183,7 +183,7 @@ def identity_aug_params() -> AugParams:
 
 
 def draw_aug_params(rng: np.random.Generator, is_train: bool, allow_flip: bool = True) -> AugParams:
-    """Draw the augmentation of one sample (spec order: scale, rotation, colour, flip).
+    """Draw the augmentation of one sample, in the original's order: scale, rotation, colour, flip.
 
     * scale = clip(N(0,1), -1, 1) * 0.25 + 1, in [0.75, 1.25];
     * rotation: if U(0,1) <= 0.6 then clip(N(0,1), -2, 2) * 30 degrees (normal drawn only then), else 0;
@@ -219,7 +219,8 @@ def _rotate_2d(vec_x: float, vec_y: float, cs: np.float64, sn: np.float64) -> np
     Returns a (2,) float32 array. The products of the float32 components with the float64 sin/cos are formed in
     float64, and each rotated component is then rounded to float32, like the original: the released weights were
     trained on crops whose corner points were float32 centre + float32 offset, and keeping the offset in float64 until
-    the sum moves ``img2bb`` by up to ~1e-4 and flips single pixels of sharp edges after the warp.
+    the sum moves ``img2bb`` slightly, enough to flip single pixels of sharp edges after the warp
+    (docs/conventions.md#crop-affine).
     """
     vx = np.float32(vec_x)
     vy = np.float32(vec_y)

@@ -1,10 +1,12 @@
 """Rotation conversions used by the ParamRegressor (torch, batched, differentiable).
 
-* :func:`rot6d_to_rotmat`: the original's 6D layout (quirk Q5): the six numbers (v0..v5) of a joint form the
+* :func:`rot6d_to_rotmat`: the original's 6D layout, baked into the released ParamRegressor weights
+  (docs/quirks.md#q-row-major-6d): the six numbers (v0..v5) of a joint form the
   row-major 3x2 matrix [[v0, v1], [v2, v3], [v4, v5]]; its two columns are Gram-Schmidt orthonormalised
   (``roma.special_gramschmidt`` with the original's norm clamp max(|v|, 1e-12)).
-* :func:`rotmat_to_axis_angle`: the quaternion-branch algorithm of torchgeometry 0.1.2
-  (architecture.md §5.5), written without boolean-mask arithmetic so it runs on current PyTorch.
+* :func:`rotmat_to_axis_angle`: the quaternion-branch algorithm of torchgeometry 0.1.2 (same branches and rounding
+  as the original), written without boolean-mask arithmetic so it runs on current PyTorch
+  (docs/conventions.md#axis-angle, docs/quirks.md#q-torchgeometry-axis-angle).
 """
 from __future__ import annotations
 

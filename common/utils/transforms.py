@@ -1,7 +1,7 @@
 """Geometry of the sample pipeline: cameras, joint sets, flips, rotation augmentation, voxelisation, inverse mapping,
 and the corrected Procrustes alignment.
 
-Pure NumPy / OpenCV functions (spec: ``preprocessing.md`` §5–§10, ``evaluation.md`` §3). Conventions:
+Pure NumPy / OpenCV functions (docs/conventions.md, docs/evaluation.md#procrustes). Conventions:
 
 * camera space: X right, Y down, Z forward (depth), in the data's unit (millimetres or metres — stated per call);
 * "pixel" coordinates are (u, v, Z): image column, image row, and camera depth kept in the camera unit;
@@ -265,7 +265,8 @@ def truncation_mask(
     check_z: bool = True,
 ) -> np.ndarray:
     """Inside-grid mask of (N, >=2) hm coordinates (x, y[, z]): 0 <= x < W_hm and 0 <= y < H_hm and, if
-    ``check_z``, 0 <= z < D. Returns (N, 1) float32 of 0/1 (multiply by validity where the spec says so)."""
+    ``check_z``, 0 <= z < D. Returns (N, 1) float32 of 0/1; native-joint masks are then multiplied by the joint
+    validity, fit masks are not (docs/conventions.md#truncation-masks)."""
     coord_hm = _as_points(coord_hm, 3 if check_z else 2, "truncation_mask")
     inside = (
         (coord_hm[:, 0] >= 0) & (coord_hm[:, 0] < output_hm_shape[2])

@@ -7,11 +7,12 @@ pinhole camera ``focal`` (f_x, f_y) and ``princpt`` (c_x, c_y) in pixels; pixel 
 
 Renderers (:class:`MeshRenderer`):
 
-* ``pyrender``: the original's scene (spec/demo.md §3): flat-shaded opaque material of base colour (1.0, 1.0, 0.9),
-  ambient light 0.3, three directional lights of intensity 0.8, intrinsic camera at the identity pose after turning
-  the meshes 180 degrees about x (OpenCV -> OpenGL axes).  The principal point is passed shifted by half a pixel so
-  that OpenGL's pixel centres (c + 0.5) land on this project's (c); the original passes it unshifted.  pyrender is
-  imported only when rendering; the OpenGL platform is chosen by :func:`choose_gl_platform` before that import.
+* ``pyrender``: the original's scene (docs/demo.md#original-outputs): flat-shaded opaque material of base colour
+  (1.0, 1.0, 0.9), ambient light 0.3, three directional lights of intensity 0.8, intrinsic camera at the identity
+  pose after turning the meshes 180 degrees about x (OpenCV -> OpenGL axes).  The principal point is passed shifted
+  by half a pixel so that OpenGL's pixel centres (c + 0.5) land on this project's (c); the original passes it
+  unshifted.  pyrender is imported only when rendering; the OpenGL platform is chosen by :func:`choose_gl_platform`
+  before that import.
 * ``numpy``: the z-buffer rasteriser of :mod:`common.utils.raster` (2 x 2 supersampled, Lambertian shading), used
   when no OpenGL context can be created.
 
@@ -63,7 +64,7 @@ def rainbow_colors(n: int) -> np.ndarray:
 
 def draw_mesh_vertices(img: np.ndarray, verts_xy: Sequence[np.ndarray], radius: int = 1,
                        alpha: float = 0.5) -> np.ndarray:
-    """Draw every vertex as a filled anti-aliased circle and blend with the image (spec/demo.md §3).
+    """Draw every vertex as a filled anti-aliased circle and blend with the image, as the original demo does.
 
     Args:
         img: (H, W, 3) uint8 RGB image.

@@ -1,4 +1,4 @@
-"""FreiHAND reader (datasets.md §5; the hand / MANO variant).
+"""FreiHAND reader (docs/data.md#freihand; the hand / MANO variant).
 
 Files under ``<data_dir>/FreiHAND/``: ``data/freihand_{train,eval}_coco.json`` (COCO-style; images carry ``db_idx``),
 ``data/freihand_{train,eval}_data.json`` (by ``str(db_idx)``: ``cam_param``; train also ``mano_param`` with the root
@@ -65,7 +65,8 @@ class FreiHAND(BaseDataset):
 
     def evaluate_sample(self, out: dict[str, np.ndarray], record: SampleRecord) -> dict[str, np.ndarray]:
         """One ``pred.json`` entry: lixel stage -> absolute lixel mesh (m); param stage -> ``mesh_coord_cam`` as the
-        network outputs it (root-relative mm, quirk Q36). Joints from the I2L hand regressor (vertex 445)."""
+        network outputs it (root-relative mm, kept so the file equals the original's:
+        docs/quirks.md#q-freihand-param-pred-units). Joints from the I2L hand regressor (vertex 445)."""
         if "mesh_coord_cam" in out:
             mesh = out["mesh_coord_cam"]
         else:

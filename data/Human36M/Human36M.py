@@ -1,4 +1,4 @@
-"""Human3.6M reader (datasets.md §1): parsed per-subject COCO-style annotations, SMPLify-X fits, RootNet output.
+"""Human3.6M reader (docs/data.md#human36m): parsed per-subject COCO-style annotations, SMPLify-X fits, RootNet output.
 
 Files under ``<data_dir>/Human36M/``: ``annotations/Human36M_subject{S}_{data,camera,joint_3d,smpl_param}.json``,
 ``images/<file_name>``, ``J_regressor_h36m_correct.npy``, ``rootnet_output/bbox_root_human36m_output.json``.
@@ -62,7 +62,9 @@ class Human36M(BaseDataset):
         for subject in self.subjects[self.split]:
             prefix = f"Human36M_subject{subject}"
             for key, value in self.read_json("annotations", f"{prefix}_data.json").items():
-                if isinstance(value, list):  # per-subject dicts merged by list concatenation (Q40)
+                # per-subject dicts merged by list concatenation in subject order: evaluation indexes by position
+                # (docs/quirks.md#q-h36m-annotation-merge-order)
+                if isinstance(value, list):
                     merged.setdefault(key, []).extend(value)
                 else:
                     merged.setdefault(key, value)
@@ -116,7 +118,9 @@ class Human36M(BaseDataset):
                 ids={"image_id": img["id"], "ann_id": ann["id"]})
 
     def evaluate_sample(self, out: dict[str, np.ndarray], record: SampleRecord) -> dict[str, float]:
-        """MPJPE / PA-MPJPE (mm) of the lixel mesh and, in the param stage, of the param mesh (evaluation.md §4.1)."""
+        """MPJPE / PA-MPJPE (mm) of the lixel mesh and, in the param stage, of the param mesh.
+
+        Protocol: docs/evaluation.md#human36m-protocol."""
         mesh_lixel = self.lixel_mesh_cam(out, record, self.unit_per_m, record.root_depth)
         mesh_param = out["mesh_coord_cam"] * 1000.0 if "mesh_coord_cam" in out else None
         return evaluate_body_sample(mesh_lixel, record.joint_cam, self.regressor, mesh_param, scale=1.0)

@@ -1,4 +1,4 @@
-"""MS-COCO 2017 reader (datasets.md §3): 2D keypoints + SMPLify-X fits for training, RootNet boxes on val2017 for
+"""MS-COCO 2017 reader (docs/data.md#mscoco): 2D keypoints + SMPLify-X fits for training, RootNet boxes on val2017 for
 (qualitative) testing.
 
 Files under ``<data_dir>/MSCOCO/``: ``annotations/person_keypoints_{train,val}2017.json``,
@@ -31,7 +31,9 @@ TEST_FOCAL = (1500.0, 1500.0)
 
 @register_dataset
 class MSCOCO(BaseDataset):
-    """MS-COCO: ``'train'`` -> train2017; ``'test'`` (and ``'val'``) -> val2017 (quirk Q21)."""
+    """MS-COCO: ``'train'`` -> train2017; ``'test'`` (and ``'val'``) -> val2017, as in the original.
+
+    The SMPLify-X fits are read for training only (docs/quirks.md#q-coco-test-is-val2017)."""
 
     name = "MSCOCO"
     splits = ("train", "test", "val")

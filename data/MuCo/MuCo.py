@@ -1,9 +1,10 @@
-"""MuCo-3DHP reader (datasets.md §2; training only).
+"""MuCo-3DHP reader (docs/data.md#muco; training only).
 
 Files under ``<data_dir>/MuCo/data/``: ``MuCo-3DHP.json`` (COCO-style; images carry ``f``/``c``, annotations carry
 ``keypoints_cam`` (21, 3) mm and ``keypoints_img`` (21, 2) px), ``smpl_param.json`` (by annotation id; camera-frame
 pose, ``trans`` in metres), images under ``augmented_set/`` and ``unaugmented_set/``.
-Only the closest person (smallest pelvis depth) of every image is used (quirk Q28).
+Only the closest person (smallest pelvis depth) of every image is used, as in the original: this choice defines the
+training data (docs/quirks.md#q-muco-closest-person-h36m-sampling).
 """
 from __future__ import annotations
 

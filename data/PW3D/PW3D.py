@@ -1,9 +1,10 @@
-"""3DPW reader (datasets.md §4; a test set only, quirk Q30).
+"""3DPW reader (docs/data.md#pw3d; a test set only: the original has no training branch).
 
 Files under ``<data_dir>/PW3D/``: ``data/3DPW_{train,validation,test}.json`` (COCO-style, from the 3DPW conversion
 tool; ids are global across the three splits), images at ``data/imageFiles/<sequence>/<file_name>`` (where the
-original code looks, quirk Q22; ``imageFiles/`` beside ``data/`` as the original README draws it is accepted too),
-``rootnet_output/bbox_root_pw3d_output.json`` (by ``ann_id``; root depth in **metres**, quirk Q23).
+original code looks; ``imageFiles/`` beside ``data/`` as the original README draws it is accepted too:
+docs/quirks.md#q-3dpw-image-path), ``rootnet_output/bbox_root_pw3d_output.json`` (by ``ann_id``; root depth in
+**metres**, unlike the Human3.6M and MSCOCO files: docs/quirks.md#q-rootnet-depth-units).
 Ground truth: the gendered SMPL layer with translation, camera space, metres.
 """
 from __future__ import annotations
@@ -78,7 +79,9 @@ class PW3D(BaseDataset):
         return {"fit_mesh_coord_cam": model_mesh_cam(self.human_model, record.params)}
 
     def evaluate_sample(self, out: dict[str, np.ndarray], record: SampleRecord) -> dict[str, float]:
-        """MPJPE / PA-MPJPE / MPVPE (mm) of the lixel and (param stage) param meshes (evaluation.md §4.2)."""
+        """MPJPE / PA-MPJPE / MPVPE (mm) of the lixel and (param stage) param meshes.
+
+        Protocol: docs/evaluation.md#pw3d-protocol."""
         gt_mesh = out["mesh_coord_cam_target"]
         gt_joints = self.regressor @ gt_mesh.astype(np.float64)
         root_depth = record.root_depth if record.root_depth is not None else float(gt_joints[0, 2])

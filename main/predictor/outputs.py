@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common.utils.io import atomic_write_bytes
+from common.utils.io import atomic_write_bytes, remove_stale_temporaries
 from common.utils.transforms import cam2pixel, lixel_to_image, pixel2cam
 from common.utils.vis import (
     SIDE_VIEW_BACKGROUND,
@@ -95,10 +95,14 @@ def check_out_dir(out_dir: Path) -> None:
 def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
     """Write every file atomically (temporary file + rename) into ``out_dir``; returns name -> path.
 
+    Temporaries that killed earlier runs left in ``out_dir`` (on this host) are removed first, and named.
+
     If one write fails, the files this call already wrote are removed again, so a run leaves all of its outputs
     or none (no file is ever partial).
     """
     check_out_dir(out_dir)
+    for path in remove_stale_temporaries(out_dir):
+        print(f"Removed {path}: the temporary of a write whose process is gone")
     written: dict[str, Path] = {}
     try:
         for name, data in files.items():

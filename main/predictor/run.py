@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="minimum detector / --bbox_json score of a person (default 0.5)")
     parser.add_argument("--max_people", type=int, default=None, help="keep at most N detections (best first)")
     parser.add_argument("--detector_weights", type=Path, default=None,
-                        help="Faster R-CNN state-dict file (default: torchvision's COCO_V1 file in the torch hub cache)")
+                        help="Faster R-CNN state-dict file (default: torchvision's COCO_V1 file in the torch hub "
+                             "cache)")
     parser.add_argument("--side_view", action="store_true", help="also write rendered_mesh_<stage>_side.jpg")
     parser.add_argument("--renderer", choices=("auto", "pyrender", "numpy"), default="auto",
                         help="auto: pyrender, or the NumPy rasteriser where OpenGL does not work")
