@@ -314,8 +314,8 @@ def test_compiled_and_wrapped_models_save_plain_keys(tmp_path):
 
 
 def _original_continue_epoch(model_dir: Path) -> int:
-    """The original's --continue (training.md §6): every *.pth.tar in the folder, the integer between 'snapshot_'
-    and '.pth.tar', the maximum.  int() raises on any other *.pth.tar name."""
+    """The original's --continue (docs/training.md#resume): every *.pth.tar in the folder, the integer between
+    'snapshot_' and '.pth.tar', the maximum.  int() raises on any other *.pth.tar name."""
     names = [p.name for p in model_dir.glob("*.pth.tar")]
     return max(int(n[n.find("snapshot_") + len("snapshot_"):n.find(".pth.tar")]) for n in names)
 

@@ -171,7 +171,8 @@ def test_two_process_gloo_trains_both_stages_in_step(model_dir, tmp_path):
         assert report["lixel_grads_match"] and report["param_grads_match"]
         assert report["lixel_mismatch"] == [] and report["lixel_head_changed"]
         assert report["lixel_regressor_same"] and report["lixel_stem_same"]
-        # param stage: only param_regressor and BatchNorm running statistics change (quirk Q4)
+        # param stage: only param_regressor and the BatchNorm running statistics change; the frozen lixel part stays in
+        # train mode, as the original's (docs/quirks.md#q-batchnorm-trains-in-param-stage)
         changed = report["param_changed"]
         assert all(k.startswith("param_regressor.") or k.endswith(BN_SUFFIXES) for k in changed), changed
         assert len(report["regressor_params"]) == 12 and set(report["regressor_params"]) <= set(changed)

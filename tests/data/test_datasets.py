@@ -1,4 +1,5 @@
-"""Tests for the dataset readers, the registry and MultipleDatasets (spec: datasets.md, evaluation.md).
+"""Tests for the dataset readers, the registry and MultipleDatasets (docs/data.md#readers, docs/data.md#mixer,
+docs/evaluation.md#test-driver).
 
 Every reader runs on the synthetic mini datasets of ``tools.synthetic.datasets`` (official layouts and schemas,
 images rendered from the annotations, label maps saved beside them), in every split it supports.

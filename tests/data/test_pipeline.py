@@ -1,4 +1,6 @@
-"""Tests for common/utils/targets.py, the shared sample pipeline (spec: datasets.md §0–§5, preprocessing.md §4–§9).
+"""Tests for data/pipeline.py and data/fitting.py, the shared sample pipeline: sample dicts, native and fit targets,
+flips, truncation masks, fitting checks (docs/data.md#pipeline, docs/data.md#sample-dicts,
+docs/data.md#native-targets, docs/data.md#fit-targets, docs/data.md#fit-checks).
 
 Records are built here directly (no file format involved): a synthetic SMPL body (or MANO hand) is posed, rendered
 into an image with the project's rasteriser, and its own joints serve as the "native" annotation, so every target
@@ -332,7 +334,9 @@ def test_regressed_joints_check_is_translation_aligned_mm(smpl, body) -> None:
     record, spec = body["record"], body["spec"]
     fit, native, img2bb = _fit_and_native(smpl, record, spec)
     check = spec.fit_check
-    assert 0.0 < check.error(fit, native, record, img2bb, GRID) < 5.0  # kinematic vs regressed joints (Q14)
+    # the fit's kinematic joints differ from the joints regressed from its mesh
+    # (docs/quirks.md#q-two-body-joint-definitions)
+    assert 0.0 < check.error(fit, native, record, img2bb, GRID) < 5.0
     native = _regressed_native(native, fit, body["regressor"])
     assert check.error(fit, native, record, img2bb, GRID) == pytest.approx(0.0, abs=1e-3)
     shifted = type(native)(native.img_hm, native.cam_rel + np.array([100.0, -50.0, 30.0], np.float32),
@@ -363,7 +367,8 @@ def test_regressed_joints_check_uses_shared_names_only(smpl, body) -> None:
 
 
 def test_projected_keypoints_check_reproduces_pelvis_bug(smpl, body) -> None:
-    """MSCOCO-style: metres, hm pixels, pelvis depth = Z_lhip * Z_rhip (Q19)."""
+    """MSCOCO-style: metres, hm pixels, pelvis depth = Z_lhip * Z_rhip as in the original
+    (docs/quirks.md#q-coco-pelvis-depth-product)."""
     params = body["record"].params
     mesh, _ = posed_model(smpl, params.pose, params.shape)
     mesh = mesh + params.trans

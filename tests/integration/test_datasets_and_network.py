@@ -13,7 +13,7 @@ from main.tester import evaluation_inputs
 
 
 def _per_sample(out: dict) -> list[dict]:
-    """The test driver's split of a batch of outputs into per-sample NumPy dicts (evaluation.md §1)."""
+    """The test driver's split of a batch of outputs into per-sample NumPy dicts (docs/evaluation.md#test-driver)."""
     out = {k: v.detach().cpu().numpy() for k, v in out.items()}
     batch = next(iter(out.values())).shape[0]
     return [{k: v[i] for k, v in out.items()} for i in range(batch)]
@@ -26,7 +26,8 @@ def test_body_training_batch_and_3dpw_evaluation(smpl, model_dir, synthetic_data
     train_set = build_train_dataset(cfg, smpl)
     train_set.set_epoch(0)
     inputs, targets, meta = next(iter(DataLoader(train_set, batch_size=2, shuffle=False)))
-    assert meta["is_valid_fit"].dtype == torch.float64  # Python floats collate to float64 (Q11)
+    # Python floats collate to float64 (docs/quirks.md#q-float64-masks)
+    assert meta["is_valid_fit"].dtype == torch.float64
     net.train()
     for stage in ("lixel", "param"):
         net.stage = stage

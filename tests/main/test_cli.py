@@ -1,4 +1,4 @@
-"""Command lines of train.py / test.py (training.md §2): GPU lists, required flags, config flags, help."""
+"""Command lines of train.py / test.py (docs/training.md#cli): GPU lists, required flags, config flags, help."""
 import subprocess
 import sys
 from pathlib import Path

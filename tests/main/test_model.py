@@ -4,15 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision
 
 from common.checkpoint import network_state_dict
-from common.nets import resnet
 from common.nets.module import soft_argmax_1d
-from common.nets.resnet import ResNetBackbone, find_imagenet_weights, imagenet_url
 from main.model import I2LMeshNet
 from main.networks import build_model
 from main.reference import gaussian_heatmap_3d
+from tests.common.nets.test_resnet import _fake_imagenet_file, _trained_init
 from tools.stand_in_weights import random_batch
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -113,7 +111,7 @@ def test_outputs_and_losses_in_both_stages_and_modes(request, net_name, hm_name)
 
 
 def test_loss_keys_use_the_spec_targets_and_masks(body_net, smpl):
-    """Each loss key against |pred - target| * mask written out from the table in architecture.md §6.2."""
+    """Each loss key against |pred - target| * mask written out from the loss table of docs/network.md#losses."""
     _, targets, meta = random_batch(smpl, 2, seed=3)
     meta["is_3D"] = torch.tensor([1.0, 0.0], dtype=torch.float64)
     meta["is_valid_fit"] = torch.tensor([0.0, 1.0], dtype=torch.float64)
@@ -145,7 +143,7 @@ def test_loss_keys_use_the_spec_targets_and_masks(body_net, smpl):
     torch.testing.assert_close(loss["mesh_normal"],
                                body_net.normal_loss(out["mesh_coord_img"], targets["fit_mesh_img"], mask) * 0.1)
     assert loss["mesh_edge"][0].abs().sum() == 0 and loss["mesh_edge"][1].abs().sum() > 0
-    assert loss["joint_fit"].dtype == torch.float64  # float64 masks (quirk Q11)
+    assert loss["joint_fit"].dtype == torch.float64  # float64 masks (docs/quirks.md#q-float64-masks)
 
     body_net.stage = "param"
     try:
@@ -182,7 +180,8 @@ def test_param_stage_trains_only_the_param_regressor(body_net, smpl):
         assert with_grad == {"param_regressor"}
         assert all(p.grad is not None for p in body_net.param_regressor.parameters())
         assert body_net.trainable_module_names() == ("param_regressor",)
-        # frozen part still runs BN in train mode and updates its running stats (quirk Q4)
+        # frozen part still runs BN in train mode and updates its running stats
+        # (docs/quirks.md#q-batchnorm-trains-in-param-stage)
         assert not torch.equal(before, bn.running_mean)
     finally:
         body_net.stage = "lixel"
@@ -197,22 +196,11 @@ def test_lixel_stage_gradients_reach_the_lixel_part_only(hand_net, mano):
     sum(t.mean() for t in loss.values()).backward()
     with_grad = {n.split(".")[0] for n, p in hand_net.named_parameters() if p.grad is not None}
     assert with_grad == {"pose_backbone", "pose_net", "pose2feat", "mesh_backbone", "mesh_net"}
-    assert hand_net.mesh_backbone.conv1.weight.grad is None  # the second trunk's stem never runs (Q3)
+    # the second trunk's stem never runs, yet is saved (docs/quirks.md#q-unused-saved-parameters)
+    assert hand_net.mesh_backbone.conv1.weight.grad is None
     assert hand_net.trainable_module_names() == ("pose_backbone", "pose_net", "pose2feat", "mesh_backbone",
                                                  "mesh_net")
     hand_net.zero_grad(set_to_none=True)
-
-
-def _fake_imagenet_file(path: Path) -> dict:
-    """A torchvision-format ImageNet file (torchvision's own ResNet-50 with random weights, ``fc`` included)."""
-    torch.manual_seed(5)
-    state = torchvision.models.resnet50(weights=None).state_dict()
-    for v in state.values():
-        if v.is_floating_point():
-            v.normal_()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
-    return state
 
 
 def test_training_init_loads_imagenet_trunks_and_initialises_heads(mano, tmp_path, capsys):
@@ -231,39 +219,3 @@ def test_training_init_loads_imagenet_trunks_and_initialises_heads(mano, tmp_pat
     bound = 1 / np.sqrt(256)  # kaiming-uniform(a=sqrt 5) bound for fan_in 256
     assert conv_x.weight.abs().max() <= bound and conv_x.weight.abs().max() > 0.9 * bound
     assert conv_x.bias.abs().max() > 0
-
-
-def test_imagenet_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    cached = tmp_path / "torch" / "hub" / "checkpoints" / "resnet50-0676ba61.pth"
-    weights = _fake_imagenet_file(cached)
-    assert imagenet_url(50) == torchvision.models.ResNet50_Weights.IMAGENET1K_V1.url  # the original's weights
-    trunk = ResNetBackbone(50)
-    assert trunk.load_imagenet_weights() == cached
-    torch.testing.assert_close(trunk.layer4[2].bn3.running_var, weights["layer4.2.bn3.running_var"])
-
-
-def test_training_without_imagenet_weights_offline_explains_how_to_fix(mano, tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
-    # an address that refuses at once: the download is attempted and fails as it does on an offline machine
-    monkeypatch.setattr(resnet, "imagenet_url", lambda resnet_type: "http://127.0.0.1:9/resnet50-0676ba61.pth")
-    with pytest.raises(FileNotFoundError) as err:
-        find_imagenet_weights(50)
-    msg = str(err.value)
-    assert "resnet50-0676ba61.pth" in msg and "http://127.0.0.1:9/resnet50-0676ba61.pth" in msg
-    assert str(tmp_path / "empty" / "hub" / "checkpoints") in msg
-    assert "--pretrained_backbone" in msg and "--random_init" in msg
-    assert not any((tmp_path / "empty" / "hub" / "checkpoints").iterdir())  # nothing half-downloaded is left
-    net = _trained_init(build_model(mano, "lixel"), random_init=True)  # explicit opt-in works offline
-    assert abs(net.pose_backbone.conv1.weight.std().item() - 0.001) < 2e-4
-
-
-def test_wrong_imagenet_file_is_rejected(tmp_path):
-    torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, tmp_path / "bad.pth")
-    with pytest.raises(RuntimeError, match="bad.pth.*missing keys"):
-        ResNetBackbone(50).load_imagenet_weights(tmp_path / "bad.pth")
-
-
-def _trained_init(net, pretrained_backbone=None, random_init=False):
-    net.init_weights(pretrained_backbone, random_init)
-    return net

@@ -1,9 +1,9 @@
 """The fast path (:class:`I2LMeshNet`, :func:`prepare_inference`) against the reference (the original's operation
 order, :class:`ReferenceI2LMeshNet`).
 
-Tolerances of issue 9: lixel outputs <= 5e-3 hm units, param mesh <= 1e-4 m (body) / 5e-2 mm (hand), every loss
+Tolerances: lixel outputs <= 5e-3 hm units, param mesh <= 1e-4 m (body) / 5e-2 mm (hand), every loss
 <= 1e-4 relative.  The end-to-end checks use :func:`conditioned_init` weights (a deep BatchNorm network at random
-initialisation amplifies rounding errors a hundredfold more than these tolerances allow).
+initialisation amplifies rounding errors far beyond these tolerances, docs/network.md#same-math).
 """
 import copy
 
@@ -11,9 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from common.nets.inference import fold_batchnorm, prepare_inference
+from common.nets.inference import prepare_inference
 from common.nets.module import LixelHead, Pose2Feat, _axis_means
-from common.nets.resnet import ResNetBackbone
 from main.model import I2LMeshNet
 from main.networks import build_model
 from main.reference import ReferenceI2LMeshNet, ReferenceLixelHead, ReferencePose2Feat, gaussian_heatmap_3d
@@ -113,35 +112,6 @@ def test_lixel_head_fast_and_point_subset_equal_plain():
     torch.testing.assert_close(subset, plain[:, points], atol=1e-4, rtol=0)
 
 
-def test_fold_batchnorm_keeps_eval_outputs():
-    torch.manual_seed(0)
-    modules = nn.ModuleList([
-        nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU()),
-        nn.Sequential(nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), nn.BatchNorm2d(8)),
-        nn.Sequential(nn.Conv1d(8, 12, 1), nn.BatchNorm1d(12)),
-    ])
-    trunk = ResNetBackbone(50)
-    for m in list(modules.modules()) + list(trunk.modules()):
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            for t in (m.weight, m.bias, m.running_mean):
-                t.data.normal_()
-            m.running_var.data.uniform_(0.5, 2.0)
-    modules.eval()
-    trunk.eval()
-    x = torch.randn(2, 8, 8, 8)
-    img = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        want = [modules[1](modules[0](x)), modules[2](x.mean(dim=3))]
-        want_trunk = trunk(img)
-        assert fold_batchnorm(modules) == 3
-        assert fold_batchnorm(trunk) == 53  # stem + 16 blocks x 3 + 4 projections
-        got = [modules[1](modules[0](x)), modules[2](x.mean(dim=3))]
-        got_trunk = trunk(img)
-    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in list(modules.modules()) + list(trunk.modules()))
-    for a, b in zip(got + list(got_trunk), want + list(want_trunk)):
-        assert _rel(a, b) < 1e-5
-
-
 def test_drivers_get_the_fast_path_and_exact_the_reference(mano):
     fast = build_model(mano, "lixel")
     exact = build_model(mano, "lixel", exact=True)
@@ -167,8 +137,8 @@ def test_fast_equals_plain_outputs_and_losses(conditioned):
     """Test outputs (param stage: all of them) of the fast and the prepared path, the losses of both stages and, for
     the hand, the lixel-stage gradients.
 
-    Gradients through ~50 BatchNorm layers carry ~1e-3 relative rounding noise (a 1e-6 relative change of the input
-    moves them by 2e-3 here); a wrong backward of the separable Pose2Feat would be off by O(1).
+    Gradients through the trunks' many BatchNorm layers carry rounding noise far above float32 precision, hence the
+    loose gradient bound; a wrong backward of the separable Pose2Feat would be off by O(1).
     """
     variant, reference, inputs, targets, meta = conditioned
     fast_net = I2LMeshNet(reference.human_model)
@@ -210,25 +180,6 @@ def test_fast_equals_plain_outputs_and_losses(conditioned):
     for name in grads.get(False, {}):
         err = (grads[True][name] - grads[False][name]).norm() / grads[False][name].norm()
         assert err < 1e-2, name
-
-
-@pytest.mark.slow
-def test_recompute_gives_the_same_step(mano):
-    """Activation recomputation: identical gradients, and BatchNorm statistics updated once, not twice."""
-    torch.manual_seed(0)
-    net = I2LMeshNet(mano).train()
-    recomputing = I2LMeshNet(mano, recompute=True).train()
-    recomputing.load_state_dict(net.state_dict())
-    inputs, targets, meta = random_batch(mano, 2, seed=7)
-    for model in (net, recomputing):
-        loss = model(inputs, targets, meta, "train")
-        sum(v.mean() for v in loss.values()).backward()
-    grads = {n: p.grad for n, p in net.named_parameters() if p.grad is not None}
-    other = dict(recomputing.named_parameters())
-    assert len(grads) > 300 and all(torch.equal(g, other[n].grad) for n, g in grads.items())
-    buffers = dict(recomputing.named_buffers())
-    assert all(torch.equal(b, buffers[n]) for n, b in net.named_buffers())
-    assert recomputing.mesh_backbone.layer1[0].bn1.num_batches_tracked == 1
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ def test_coord_loss_masks_and_is_3d_on_z_only():
     np.testing.assert_allclose(CoordLoss()(out, gt, valid).numpy(), [[[1, 2, 3], [0.5, 0.5, 1.0]]])
     with_3d = CoordLoss()(out, gt, valid, torch.tensor([0.0]))
     np.testing.assert_allclose(with_3d.numpy(), [[[1, 2, 0], [0.5, 0.5, 0.0]]])
-    # mean over all elements counts masked entries (quirk Q10)
+    # the mean over all elements counts the masked entries too (docs/quirks.md#q-loss-mean-counts-masked)
     assert abs(with_3d.mean().item() - (1 + 2 + 0.5 + 0.5) / 6) < 1e-7
 
 

@@ -1,4 +1,5 @@
-"""Autocast keeps float32 where the original's numbers need it (issue 10 point 2), and the precision helpers."""
+"""Autocast keeps float32 where the original's numbers need it (docs/network.md#mixed-precision), and the precision
+helpers."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -84,7 +85,8 @@ def test_outputs_and_losses_are_float_under_bf16_autocast(hand_net, mano):
             for key, value in out.items():
                 assert value.dtype == torch.float32, (stage, key)
                 value.numpy()  # bf16 tensors cannot be converted
-            # float32, or float64 where the masks are float64 (is_valid_fit / is_3D, quirk Q11)
+            # float32, or float64 where the masks are float64: is_valid_fit / is_3D are Python floats
+            # (docs/quirks.md#q-float64-masks)
             assert all(v.dtype in (torch.float32, torch.float64) for v in loss.values()), stage
     finally:
         hand_net.stage = "lixel"

@@ -1,4 +1,5 @@
-"""Tests for common/utils/evaluation.py (spec: evaluation.md §3–§5, datasets.md §4, §5, §7).
+"""Tests for common/utils/evaluation.py: the body metrics, the printed result lines and FreiHAND's pred.json
+(docs/evaluation.md#metrics, docs/evaluation.md#result-lines, docs/evaluation.md#freihand-pred).
 
 Expected values are hand-computed or follow from geometry (rigid motions, known offsets), not from re-implementing
 the code under test. Everything is synthetic: a random non-negative regressor and random point clouds.
@@ -223,7 +224,7 @@ def test_freihand_pred_json_errors():
         freihand_pred_json([np.zeros((21, 3))], [np.zeros((777, 3))])
 
 
-# The FreiHAND scores (official evaluation definitions) are tested in tests/test_freihand_scores.py.
+# The FreiHAND scores (official evaluation definitions) are tested in tests/common/utils/test_freihand_scores.py.
 
 
 def test_load_freihand_eval_gt(tmp_path):

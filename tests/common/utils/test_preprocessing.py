@@ -1,7 +1,9 @@
-"""Tests for common/utils/preprocessing.py (spec: preprocessing.md §1–§4).
+"""Tests for common/utils/preprocessing.py: image loading, boxes, augmentation draws, crops
+(docs/conventions.md#image-input, docs/conventions.md#bbox-processing, docs/data.md#augmentation,
+docs/conventions.md#crop-affine).
 
-Expected values are hand-computed from the spec or obtained from independent constructions (exact integer crops,
-homogeneous matrix products, cv2.flip), never by re-running the code under test.
+Expected values are hand-computed from the definitions in docs/ or obtained from independent constructions (exact
+integer crops, homogeneous matrix products, cv2.flip), never by re-running the code under test.
 """
 from __future__ import annotations
 
@@ -376,8 +378,8 @@ def _affine_from_points_f64(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("rot", [-30.0, 17.3, 45.0, 89.9])
 def test_rotated_crop_affine_matches_float64_reference(rot):
-    """preprocessing.md §4 step 3: float32 centre and sizes, float64 sin/cos, each offset stored as a float32 pair,
-    points summed in float32; the affine itself solved in float64 without OpenCV."""
+    """The rounding of docs/conventions.md#crop-affine: float32 centre and sizes, float64 sin/cos, each offset stored
+    as a float32 pair, points summed in float32; the affine itself solved in float64 without OpenCV."""
     cx, cy, w, h, scale = np.float32(412.37), np.float32(233.91), np.float32(301.7), np.float32(301.7), 1.13
     theta = np.pi * rot / 180.0
     sn, cs = np.sin(theta), np.cos(theta)
@@ -395,14 +397,14 @@ def test_rotated_crop_affine_matches_float64_reference(rot):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# crop affine: bit-identical to the original's rounding (preprocessing.md §4 step 3)
+# crop affine: bit-identical to the original's rounding (docs/conventions.md#crop-affine)
 # ------------------------------------------------------------------------------------------------------------------
 
 def _spec_crop_affines(
     cx: float, cy: float, w: float, h: float, out_shape: tuple[int, int], scale: float, rot: float,
     offsets_float32: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(img2bb, bb2img) written from the spec's step-by-step description, every dtype spelled out.
+    """(img2bb, bb2img) written from the steps of docs/conventions.md#crop-affine, every dtype spelled out.
 
     Inputs are Python floats, as generate_patch_image passes them. ``offsets_float32=False`` is the rounding the
     project used before: rotated offsets kept in float64 until the sum, each point cast to float32 once.
@@ -487,7 +489,7 @@ def test_crop_affines_bit_identical_random_draws():
 
 
 def test_generate_patch_image_uses_spec_rounding():
-    """The matrices generate_patch_image returns (and warps with) are the spec's, flipped and unflipped."""
+    """The matrices generate_patch_image returns (and warps with) are _spec_crop_affines', flipped and unflipped."""
     rng = np.random.default_rng(7)
     img = rng.uniform(0.0, 255.0, size=(240, 320, 3)).astype(np.float32)
     bbox = np.array([83.25, 41.5, 171.25, 171.25])

@@ -1,4 +1,6 @@
-"""Tests for common/utils/transforms.py (spec: preprocessing.md §5–§10, evaluation.md §3).
+"""Tests for common/utils/transforms.py: cameras, joint flips, rotation augmentation, voxelisation, the inverse
+mapping and Procrustes (docs/conventions.md#camera-model, docs/data.md#rotation-augmentation,
+docs/conventions.md#hm-units, docs/conventions.md#inverse-mapping, docs/evaluation.md#procrustes).
 
 Expected values come from hand computation or independent math (scipy rotations, round trips, geometric
 properties such as "mirrors about the middle column"), not from re-implementations of the code under test.

@@ -1,5 +1,5 @@
-"""The demo (common/demo.py, demo/demo.py): the command from demo/, geometry of spec/demo.md §2, depth, detector,
-hand variant, output files, and every bad-input error."""
+"""The demo (main/predictor/, demo/demo.py): the command from demo/, geometry of docs/demo.md#original-steps, depth,
+detector, hand variant, output files, and every bad-input error."""
 import importlib.util
 import json
 import os
@@ -111,7 +111,8 @@ def test_command_from_demo_dir_writes_all_outputs(body_snapshot, model_dir, tmp_
     for name in ("output_mesh_lixel.jpg", "rendered_mesh_lixel.jpg", "output_mesh_param.jpg"):
         img = _decode(out / name).astype(int)
         assert img.shape == source.shape
-        # the floor corner (RGB ~ (150, 128, 104)) keeps its colours: written as BGR, not swapped (Q38)
+        # the floor corner (RGB ~ (150, 128, 104)) keeps its colours: written as BGR, not swapped
+        # (docs/quirks.md#q-demo-red-blue-swap)
         assert np.abs(img[-20:, :20] - source[-20:, :20]).mean() < 4
 
 
@@ -135,7 +136,7 @@ def test_hand_snapshot_runs_the_hand_demo_into_the_working_directory(mano, model
     assert np.ptp(param, axis=0).max() < 1.0  # MANO millimetres converted to metres
 
 
-# ----- geometry (spec/demo.md §2) ---------------------------------------------------------------------------------
+# ----- geometry (docs/demo.md#original-steps) ---------------------------------------------------------------------
 
 def test_output_mapping_puts_the_ground_truth_mesh_back_on_its_silhouette(example, smpl):
     focal, princpt = example.focal, example.princpt

@@ -1,6 +1,6 @@
 """The synthetic mini datasets (tools.synthetic.datasets): layout, schemas, id consistency, image/GT agreement.
 
-The ground truth is rebuilt here the way the dataset readers do it (spec/datasets.md) — e.g. the Human36M camera
+The ground truth is rebuilt here the way the dataset readers do it (docs/data.md#readers) — e.g. the Human36M camera
 merge and translation compensation — and projected with the stored camera onto the rendered silhouette (the label
 maps written with ``save_masks=True``).
 """
