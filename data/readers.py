@@ -11,8 +11,7 @@ import numpy as np
 from common.errors import UserError
 
 __all__ = ["DatasetFileError", "require_file", "load_json", "load_coco", "coco_from_dict", "load_rootnet",
-           "load_regressor",
-           "RootNetOutput"]
+           "load_regressor", "RootNetOutput"]
 
 
 class DatasetFileError(UserError, FileNotFoundError):

@@ -143,6 +143,9 @@ class MemoryProbe(torch.utils.data.Dataset):
 
 
 def probe_workers(dataset: Any, num_workers: int, context: str) -> list[dict[str, Any]]:
+    from data.loader import install_fork_guard
+
+    install_fork_guard()
     loader = torch.utils.data.DataLoader(MemoryProbe(dataset, num_workers), batch_size=None,
                                          num_workers=num_workers, multiprocessing_context=context)
     return list(loader)

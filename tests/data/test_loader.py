@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from common.utils.human_models import SMPL
 from common.utils.model_files import load_model_file
 from data.datalist import Datalist
-from data.loader import worker_init_fn
+from data.loader import install_fork_guard, worker_init_fn
 from data.mixer import MultipleDatasets, build_train_dataset
 from data.registry import build_dataset
 from main.config import make_config
@@ -67,7 +67,9 @@ class _OpenCVThreads(torch.utils.data.Dataset):
 
 def test_worker_init_fn_opencv_single_threaded_after_a_busy_parent() -> None:
     """The parent's OpenCV pool is running when the workers fork: worker_init_fn must neither hang nor leave the
-    workers multi-threaded, and the parent keeps its thread count."""
+    workers multi-threaded, and the parent keeps its thread count.  (make_loader installs the fork guard; this
+    loader is built by hand, so it installs it too.)"""
+    install_fork_guard()
     threads = cv2.getNumThreads()
     image = np.random.default_rng(0).random((1500, 1500, 3), dtype=np.float32)
     cv2.warpAffine(image, np.array([[1.0, 0.1, 2.0], [0.05, 1.0, 1.0]]), (1500, 1500))  # starts the pool
