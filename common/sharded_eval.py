@@ -6,13 +6,13 @@ index (``meta_info['sample_idx']``), and evaluation goes through these steps::
 
     samples = []                                                     # on every process
     for inputs, targets, meta_info in loader:
-        out = model(inputs, targets, meta_info, "test")
+        out = evaluation_inputs(model(inputs, targets, meta_info, "test"), targets, meta_info)
         samples += batch_to_samples(out, meta_info["sample_idx"])    # [(index, {key: (...) NumPy array})]
     gathered = gather_samples(samples, expected_len=len(test_set))   # rank 0: sorted, de-duplicated; else None
     if gathered is not None:
         indices, outs = gathered
         eval_result = test_set.evaluate(outs, indices)               # dict of per-sample lists, datalist order
-        test_set.print_eval_result(eval_result)
+        report = test_set.report(eval_result, result_dir)             # result lines, scores, files
 
 The metrics, printed lines and files (FreiHAND ``pred.json``) then equal those of a single ordered run. Gathering
 outputs keeps them all in memory until the end (too much for 3DPW's tens of thousands of samples with full meshes).
@@ -21,7 +21,7 @@ The lean alternative evaluates batch by batch on every process and gathers only 
     results += evaluate_samples(test_set, batch_to_samples(out, meta_info["sample_idx"]))   # in the loop
     gathered = gather_samples(results, expected_len=len(test_set))
     if gathered is not None:
-        test_set.print_eval_result(merge_results(gathered[1]))
+        report = test_set.report(merge_results(gathered[1]), result_dir)
 """
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def evaluate_samples(dataset: Any, samples: Sequence[tuple[int, Mapping[str, np.
 
 
 def merge_results(results: Sequence[Mapping[str, Any]]) -> dict[str, list]:
-    """Per-sample result dicts (in order) -> the dict of lists ``print_eval_result`` takes."""
+    """Per-sample result dicts (in order) -> the dict of lists a test set's ``report`` takes."""
     merged: dict[str, list] = {}
     for result in results:
         for key, value in result.items():

@@ -1,10 +1,9 @@
 """Evaluation metrics and result files for the test sets (docs/evaluation.md).
 
-Pure NumPy functions called by the dataset readers' ``evaluate(outs, cur_sample_idx)`` and
-``print_eval_result(eval_result)``:
+Pure NumPy functions called by the dataset readers' ``evaluate(outs, indices)`` and ``report(eval_result, ...)``:
 
 * body test sets (Human36M, PW3D): :func:`evaluate_body_sample` computes the per-sample MPJPE / PA-MPJPE of the lixel
-  mesh and (param stage) of the param mesh on the 14 H36M evaluation joints; :func:`format_body_results` prints the
+  mesh and (param stage) of the param mesh on the 14 H36M evaluation joints; :func:`format_body_results` gives the
   original's four result lines;
 * FreiHAND: :func:`freihand_pred_entry` / :func:`freihand_pred_json` build the official ``pred.json``; the official
   evaluation's scores, computed locally when its ground truth is present, are in :mod:`common.utils.freihand_scores`.
