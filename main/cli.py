@@ -9,7 +9,7 @@ import argparse
 import dataclasses
 from typing import Any, Sequence
 
-from common.config import AMP_CHOICES, Config, make_config, parse_gpu_ids
+from common.config import AMP_CHOICES, STAGES, Config, make_config, parse_gpu_ids
 from common.launch import under_torchrun
 
 
@@ -99,7 +99,7 @@ def _base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--gpu", type=str, default=None, help=GPU_HELP)
-    parser.add_argument("--stage", type=str, default=None, choices=["lixel", "param"],
+    parser.add_argument("--stage", type=str, default=None, choices=list(STAGES),
                         help="training stage (required): lixel first, then param with --continue")
     add_debug_argument(parser)
     add_config_arguments(parser)

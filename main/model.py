@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.config import STAGES
 from common.nets.loss import CoordLoss, EdgeLengthLoss, NormalVectorLoss, ParamLoss
 from common.nets.module import LixelHead, ParamRegressor, Pose2Feat, init_head_weights
 from common.nets.precision import fp32_region, widen
@@ -18,7 +19,6 @@ from common.nets.recompute import run_trunk
 from common.nets.resnet import ResNetBackbone
 from common.utils.human_models import HumanModel
 
-STAGES = ("lixel", "param")
 LIXEL_MODULES = ("pose_backbone", "pose_net", "pose2feat", "mesh_backbone", "mesh_net")
 PARAM_MODULES = ("param_regressor",)
 
@@ -34,7 +34,7 @@ class I2LMeshNet(nn.Module):
     The computation is fixed at construction: channels-last activations, Pose2Feat contracted separably, only what
     the stage and mode need (:mod:`main.reference` is the original's order).  ``recompute`` (training): store only the
     inputs of the trunk blocks and of the heads' deconvolution stacks and recompute their activations in the backward
-    pass (less memory, about a quarter more compute, the same step to float rounding).
+    pass (less memory, more compute, the same step to float rounding).
     """
 
     lixel_head_cls: type[LixelHead] = LixelHead

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from common.checkpoint import CheckpointInfo, inspect_checkpoint, load_checkpoint_file, load_network
-from common.config import parse_gpu_ids
+from common.config import STAGES, parse_gpu_ids
 from common.errors import run_reporting_user_errors
 from common.nets.inference import prepare_inference
 from common.nets.precision import autocast_context
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="I2L-MeshNet demo on one image (body or hand, from the snapshot).")
     parser.add_argument("--gpu", type=str, default=None, help="GPU id, e.g. 0 (the first one is used); "
                         "without CUDA the demo runs on the CPU")
-    parser.add_argument("--stage", choices=("lixel", "param"), default="param",
+    parser.add_argument("--stage", choices=STAGES, default="param",
                         help="param: lixel and param outputs (the original's six files); lixel: lixel outputs only")
     parser.add_argument("--test_epoch", type=int, default=None, help="read snapshot_<N>.pth.tar from demo/")
     parser.add_argument("--model_path", type=Path, default=None, help="snapshot file (instead of --test_epoch)")
