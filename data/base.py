@@ -21,6 +21,7 @@ from common.utils.human_models import HumanModel
 from common.utils.preprocessing import AugParams, draw_aug_params, identity_aug_params, process_bbox
 from common.utils.transforms import lixel_to_camera
 from data.datalist import Datalist
+from data.loader import install_fork_guard
 from data.pipeline import make_test_sample, make_train_sample
 from data.readers import RootNetOutput, load_coco, load_json, load_regressor, load_rootnet
 from data.records import H36M_JOINTS, Grid, PipelineSpec, SampleRecord
@@ -64,6 +65,7 @@ class BaseDataset(torch.utils.data.Dataset):
             raise ValueError(f"{self.name}: unknown split {split!r}; this dataset supports {list(self.splits)}")
         self.cfg = cfg
         self.split = split
+        install_fork_guard()  # any DataLoader over this dataset may fork: keep OpenCV's thread pool out of it
         # CPU layers shared by every dataset of this process (the network moves its own layer to its device)
         self.human_model = human_model.sample_copy()
         self.grid = Grid.from_config(cfg)

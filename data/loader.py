@@ -2,9 +2,10 @@
 
 OpenCV's pthreads pool does not survive ``fork()``: in a child whose parent had started the pool,
 ``cv2.setNumThreads`` joins threads that exist only in the parent and never returns (reproduced with DataLoader
-workers).  :func:`make_loader` therefore installs, once per process, a fork hook (``os.register_at_fork``) that sets
-OpenCV to one thread right before a fork (which stops its pool) and restores the parent's count right after, so a
-forked worker starts with an idle single-threaded OpenCV and :func:`worker_init_fn` is safe under every start method.
+workers).  Every dataset (:class:`data.base.BaseDataset`) and :func:`make_loader` therefore install, once per
+process, a fork hook (``os.register_at_fork``) that sets OpenCV to one thread right before a fork (which stops its
+pool) and restores the parent's count right after, so a forked worker starts with an idle single-threaded OpenCV and
+:func:`worker_init_fn` is safe under every start method.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """The checkpoint contract: official format out, official files in (keys normalised, strict), atomic writes."""
+import copy
 import os
 import random
 import signal
@@ -31,13 +32,35 @@ from main.model import I2LMeshNet
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def hand_pair(mano):
-    torch.manual_seed(0)
-    a = I2LMeshNet(mano)
-    torch.manual_seed(1)
-    b = I2LMeshNet(mano)
-    return a, b
+@pytest.fixture
+def hand_pair(hand_net_readonly) -> tuple[I2LMeshNet, I2LMeshNet]:
+    """(source, target): the session's hand network (only read) and a private copy that differs from it in every
+    state entry, so that a load which does nothing, or loads only some entries, leaves the target visibly different."""
+    return hand_net_readonly, _shifted_copy(hand_net_readonly)
+
+
+def _shifted_copy(net: torch.nn.Module) -> torch.nn.Module:
+    """A deep copy of ``net`` with one added to every state entry (weights, BatchNorm statistics and counters), made
+    in one pass: the shifted tensors stand in for the originals in the deep copy."""
+    with torch.no_grad():
+        memo = {id(t): (torch.nn.Parameter(t + 1, requires_grad=t.requires_grad)
+                        if isinstance(t, torch.nn.Parameter) else t + 1)
+                for t in net.state_dict(keep_vars=True).values()}
+    shifted = copy.deepcopy(net, memo)
+    assert not any(_same_entries(shifted, net))
+    return shifted
+
+
+def _writes(net: torch.nn.Module) -> list[int]:
+    """The in-place version counter of every parameter and buffer: it grows with each write (a load copies)."""
+    return [t._version for t in (*net.parameters(), *net.buffers())]
+
+
+def _same_entries(a: torch.nn.Module, b: torch.nn.Module) -> list[bool]:
+    """Per state entry (in order; the key lists must match): whether ``a`` and ``b`` hold equal tensors."""
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    return [torch.equal(sa[k], sb[k]) for k in sa]
 
 
 def _official_like_state(net, mano) -> "OrderedDict[str, torch.Tensor]":
@@ -48,8 +71,8 @@ def _official_like_state(net, mano) -> "OrderedDict[str, torch.Tensor]":
     return state
 
 
-def test_saved_snapshot_has_the_official_format_and_round_trips(hand_pair, tmp_path):
-    src, dst = hand_pair
+def test_saved_snapshot_has_the_official_format_and_round_trips(hand_net, hand_net_readonly, tmp_path):
+    src, dst = hand_net, _shifted_copy(hand_net_readonly)  # a source of its own: the test trains it
     src.stage = "param"  # the regressor requires grad in the param stage only
     try:
         opt = torch.optim.Adam(src.trainable_parameters(), lr=1e-4)
@@ -66,8 +89,7 @@ def test_saved_snapshot_has_the_official_format_and_round_trips(hand_pair, tmp_p
     assert ckpt["network"]["module.human_model_layer.th_selected_comps"].shape == (6, 45)
     assert ckpt["optimizer"]["param_groups"][0]["betas"] == (0.9, 0.999)
     load_network(dst, load_checkpoint_file(path)["network"])
-    for (ka, va), (kb, vb) in zip(src.state_dict().items(), dst.state_dict().items()):
-        assert ka == kb and torch.equal(va, vb)
+    assert all(_same_entries(src, dst))
 
 
 def test_official_checkpoint_with_human_model_buffers_loads(hand_pair, mano, tmp_path):
@@ -76,48 +98,59 @@ def test_official_checkpoint_with_human_model_buffers_loads(hand_pair, mano, tmp
     assert state["module.human_model_layer.th_selected_comps"].shape == (6, 45)
     torch.save({"epoch": 24, "network": state, "optimizer": {}}, tmp_path / "snapshot_24.pth.tar")
     load_network(dst, load_checkpoint_file(tmp_path / "snapshot_24.pth.tar")["network"])
-    torch.testing.assert_close(dst.mesh_net.conv_z_2[0].weight, src.mesh_net.conv_z_2[0].weight)
+    assert all(_same_entries(src, dst))
     # keys without the DataParallel prefix load too
+    del dst
+    dst = _shifted_copy(src)
     load_network(dst, OrderedDict((k[len("module."):], v) for k, v in state.items()))
+    assert all(_same_entries(src, dst))
 
 
-def test_missing_network_key_fails_naming_it(hand_pair, mano):
-    src, dst = hand_pair
-    state = _official_like_state(src, mano)
+# The refused loads go into the session's network itself: the keys are checked before loading, so nothing may be
+# written (a write would also fail hand_net_readonly's teardown check).
+
+def test_missing_network_key_fails_naming_it(hand_net_readonly, mano):
+    net, writes = hand_net_readonly, _writes(hand_net_readonly)
+    state = _official_like_state(net, mano)
     del state["module.pose_net.conv_z_1.1.running_var"]
     state["module.pose_net.extra.weight"] = torch.zeros(1)
     with pytest.raises(CheckpointError) as err:
-        load_network(dst, state, source="snapshot_9.pth.tar")
+        load_network(net, state, source="snapshot_9.pth.tar")
     msg = str(err.value)
     assert "snapshot_9.pth.tar" in msg and "pose_net.conv_z_1.1.running_var" in msg and "pose_net.extra.weight" in msg
+    assert _writes(net) == writes
 
 
-def test_body_checkpoint_into_hand_network_reports_shape_mismatch(hand_pair, mano):
-    src, dst = hand_pair
-    state = _official_like_state(src, mano)
+def test_body_checkpoint_into_hand_network_reports_shape_mismatch(hand_net_readonly, mano):
+    net, writes = hand_net_readonly, _writes(hand_net_readonly)
+    state = _official_like_state(net, mano)
     state["module.pose2feat.conv.0.weight"] = torch.zeros(64, 1920, 3, 3)
     with pytest.raises(CheckpointError, match=r"pose2feat.conv.0.weight: checkpoint \(64, 1920, 3, 3\)"):
-        load_network(dst, state)
+        load_network(net, state)
+    assert _writes(net) == writes
 
 
-def test_checkpoint_of_the_other_variant_is_named(hand_pair, mano):
+def test_checkpoint_of_the_other_variant_is_named(hand_net_readonly, mano):
     """A body snapshot (6890 mesh_net outputs) given to the hand network says which variant the file holds."""
-    src, dst = hand_pair
-    state = _official_like_state(src, mano)
+    net, writes = hand_net_readonly, _writes(hand_net_readonly)
+    state = _official_like_state(net, mano)
     weight = state["module.mesh_net.conv_x.0.weight"]
     state["module.mesh_net.conv_x.0.weight"] = torch.zeros(6890, *weight.shape[1:])
     state["module.mesh_net.conv_x.0.bias"] = torch.zeros(6890)
     with pytest.raises(CheckpointError, match=r"holds the body \(SMPL\) network, but the config builds the hand "
                                               r"\(MANO\) one; run with body datasets"):
-        load_network(dst, state, source="snapshot_7.pth.tar")
+        load_network(net, state, source="snapshot_7.pth.tar")
+    assert _writes(net) == writes
     info = inspect_checkpoint({"network": state, "optimizer": {}}, "snapshot_7.pth.tar")
     assert not info.is_hand and info.resnet_type == 50 and info.stage is None
 
 
-def test_network_state_dict_matches_the_model_plus_buffers(hand_pair):
-    src, _ = hand_pair
-    state = network_state_dict(src)
-    assert list(state)[:len(src.state_dict())] == ["module." + k for k in src.state_dict()]
+def test_network_state_dict_matches_the_model_plus_buffers(hand_net_readonly, mano):
+    state = network_state_dict(hand_net_readonly)
+    own = hand_net_readonly.state_dict()
+    assert list(state) == ["module." + k for k in own] + [
+        "module.human_model_layer." + k for k in mano.checkpoint_buffers()]
+    assert all(torch.equal(state["module." + k], v) for k, v in own.items())
 
 
 class _NotATensor:
@@ -141,8 +174,8 @@ def test_latest_snapshot_is_found_by_epoch_number(tmp_path):
     assert find_latest_snapshot(tmp_path).name == "snapshot_10.pth.tar"
 
 
-def test_failed_save_leaves_previous_file_intact(hand_pair, tmp_path, monkeypatch):
-    src, _ = hand_pair
+def test_failed_save_leaves_previous_file_intact(hand_net_readonly, tmp_path, monkeypatch):
+    src = hand_net_readonly
     path = snapshot_path(tmp_path, 1)
     path.write_bytes(b"previous")
 
@@ -156,10 +189,10 @@ def test_failed_save_leaves_previous_file_intact(hand_pair, tmp_path, monkeypatc
     assert path.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
-def test_inspect_tool_reports_and_verifies_a_snapshot(hand_pair, mano, model_dir, tmp_path, capsys):
+def test_inspect_tool_reports_and_verifies_a_snapshot(hand_net_readonly, model_dir, tmp_path, capsys):
     from tools.inspect_checkpoint import main as inspect_main
 
-    src, _ = hand_pair
+    src = hand_net_readonly
     path = save_checkpoint(snapshot_path(tmp_path, 24), src, None, epoch=24)
     assert inspect_main([str(path), "--human_model_dir", str(model_dir)]) == 0
     out = capsys.readouterr().out
@@ -178,12 +211,13 @@ def test_wrapped_models_save_and_load_like_plain_ones(hand_pair):
     plain, from_wrapped = network_state_dict(src), network_state_dict(wrapped)
     assert list(plain) == list(from_wrapped) and len(from_wrapped) == 732
     load_network(torch.nn.DataParallel(dst), from_wrapped)
-    torch.testing.assert_close(dst.pose2feat.conv[0].weight, src.pose2feat.conv[0].weight)
+    assert all(_same_entries(src, dst))
 
 
-def test_network_keeps_its_own_body_model_layer(mano):
-    net = I2LMeshNet(mano)
-    assert net.human_model_layer is not mano.layer()  # moving the network must not move the caller's layer
+def test_network_keeps_its_own_body_model_layer(hand_net_readonly, mano):
+    """Moving the network must not move the caller's layer.  Read on the session's network as ``I2LMeshNet(mano)``
+    built it: a deep copy would pass whatever the constructor does."""
+    assert hand_net_readonly.human_model_layer is not mano.layer()
 
 
 # ----- resume metadata, file hygiene ---------------------------------------------------------------------------
@@ -308,9 +342,10 @@ def test_compiled_and_wrapped_models_save_plain_keys(tmp_path):
     for wrapped in (compiled, torch.nn.DataParallel(compiled), torch.compile(torch.nn.DataParallel(net))):
         assert unwrap(wrapped) is net
         assert list(network_state_dict(wrapped)) == ["module." + k for k in net.state_dict()]
-    other = _Tiny()
+    other = _Tiny()  # other random weights, unused BatchNorm statistics
+    assert not any(_same_entries(other, net))
     load_network(torch.compile(other), network_state_dict(compiled))
-    assert torch.equal(other.fc.weight, net.fc.weight)
+    assert all(_same_entries(other, net))
 
 
 def _original_continue_epoch(model_dir: Path) -> int:

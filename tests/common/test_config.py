@@ -37,8 +37,9 @@ def test_hand_variant_is_derived_from_freihand():
 def test_body_and_hand_configs_coexist_and_are_immutable():
     body, hand = make_config(), make_config(trainset_3d=["FreiHAND"], trainset_2d=[], testset="FreiHAND")
     assert not body.is_hand and hand.is_hand and body.bbox_3d_size == 2.0
-    with pytest.raises(Exception):
-        body.lr = 1.0  # frozen dataclass
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'lr'"):
+        body.lr = 1.0
+    assert body.lr == 1e-4
 
 
 def test_explicit_values_win_over_derived_defaults_and_the_schedule_follows_the_stage():

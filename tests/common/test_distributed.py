@@ -16,10 +16,10 @@ from tools.stand_in_weights import random_batch
 BN_SUFFIXES = (".running_mean", ".running_var", ".num_batches_tracked")
 
 
-@pytest.fixture(scope="module")
-def hand_net(mano):
-    torch.manual_seed(0)
-    return I2LMeshNet(mano, stage="lixel")
+@pytest.fixture
+def hand_net(hand_net_factory):
+    """A private copy of the session's seed-0 hand network, lixel stage (tests/conftest.py)."""
+    return hand_net_factory()
 
 
 def test_requires_grad_is_exactly_what_each_stage_updates(hand_net):
@@ -180,3 +180,112 @@ def test_two_process_gloo_trains_both_stages_in_step(model_dir, tmp_path):
         assert report["param_mismatch"] == []
         # rank 0's BatchNorm statistics won; the perturbed constant buffer kept each rank's own value
         assert report["bn_after_sync"] == [1.0] and report["face_kept"]
+
+
+# ----- two processes against one ------------------------------------------------------------------------------------
+
+def _first_step_in_float64(ctx, cfg, out_dir: str) -> None:
+    """One trainer process with its network in float64 (converted right before the DDP wrap): the first step of
+    epoch 0.  Each rank writes its batch and logged losses; rank 0 also the starting weights and the all-reduced
+    gradients."""
+    import main.trainer as trainer_module
+
+    torch.set_num_threads(1)  # one core per process
+    wrap = trainer_module.wrap_ddp
+    # float64: the step's own rounding then lies far below that of the float32 reference the test measures
+    trainer_module.wrap_ddp = lambda model, device: wrap(model.double(), device)
+    torch.manual_seed(100 + ctx.rank)  # different initial weights per rank: DDP must broadcast rank 0's
+    trainer = trainer_module.Trainer(cfg, ctx)
+    trainer.train_set.set_epoch(0)
+    trainer.sampler.set_epoch(0)
+    batch = next(iter(trainer.loader))
+    if ctx.is_main:
+        torch.save(trainer.model.state_dict(), Path(out_dir) / "start.pt")
+        trainer.writer.close()
+    losses = trainer.train_step(*_widened(batch), epoch=0, itr=0)
+    dump = {"batch": batch, "losses": losses}
+    if ctx.is_main:
+        dump["grads"] = {n: p.grad for n, p in trainer.model.named_parameters() if p.grad is not None}
+    torch.save(dump, Path(out_dir) / f"rank{ctx.rank}.pt")
+
+
+def _widened(batch):
+    """``batch`` with every floating tensor in float64."""
+    if isinstance(batch, torch.Tensor):
+        return batch.double() if batch.is_floating_point() else batch
+    if isinstance(batch, dict):
+        return {k: _widened(v) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_widened(v) for v in batch)
+    return batch
+
+
+def _mean_of_halves(net, halves) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+    """The gradients and losses of the trainer's step, one half-batch at a time (each forward in train mode, so each
+    half gets its own BatchNorm statistics), averaged over the halves."""
+    grads: dict[str, torch.Tensor] = {}
+    losses: dict[str, float] = {}
+    for inputs, targets, meta in halves:
+        net.zero_grad(set_to_none=True)
+        loss = {k: v.mean() for k, v in net(inputs, targets, meta, "train").items()}
+        sum(loss.values()).backward()
+        for name, p in net.named_parameters():
+            if p.grad is not None:
+                grads[name] = grads.get(name, 0) + p.grad / len(halves)
+        for key, value in loss.items():
+            losses[key] = losses.get(key, 0.0) + float(value.detach()) / len(halves)
+    net.zero_grad(set_to_none=True)
+    return grads, losses
+
+
+# float64 rounds 2**29 times finer than float32; the factor 2**8 leaves room for the other kernels and summation
+# orders of the 2-process run (measured: within 3x of the plain ratio; a real difference, e.g. a gradient summed
+# instead of averaged, is O(1)).  The floor of 2**-40 of the norm covers tensors that float32 computes exactly.
+FLOAT64_OVER_FLOAT32 = 2.0 ** -29 * 2.0 ** 8
+FLOOR = 2.0 ** -40
+
+
+@pytest.mark.slow
+def test_two_process_training_step_equals_the_mean_of_the_half_batch_steps(synthetic_data_dir, model_dir, mano,
+                                                                          tmp_path):
+    """A 2-process gloo step of the trainer (hand lixel stage, 2 samples per process) equals its single-process
+    computation: the mean of the two half-batches' gradients, each half with its own BatchNorm statistics (one GPU
+    each, as the original's DataParallel).  The step runs in float64 and is compared with a float64 reference; the
+    tolerance is the float32 reference's own distance from it (how much this computation amplifies rounding: BatchNorm
+    over 2 samples is ill-conditioned) scaled down to float64."""
+    import copy
+
+    from common.launch import launch
+    from main.config import make_config
+    from main.networks import build_model_from_config
+
+    cfg = make_config(trainset_3d=["FreiHAND"], trainset_2d=[], testset="FreiHAND", data_dir=synthetic_data_dir,
+                      human_model_dir=model_dir, output_dir=tmp_path / "out", train_batch_size=2, random_init=True,
+                      num_thread=0, end_epoch=1)
+    launch(_first_step_in_float64, (), cfg, str(tmp_path), cpu_processes=2)
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    halves = [rank0["batch"], rank1["batch"]]
+    assert not torch.equal(halves[0][0]["img"], halves[1][0]["img"])  # each process had its own half
+
+    net = build_model_from_config(cfg, mano)
+    net.load_state_dict(torch.load(tmp_path / "start.pt", weights_only=True))  # float32 weights, exact in float64
+    net.train()
+    net64 = copy.deepcopy(net).double()
+    grads32, losses32 = _mean_of_halves(net, halves)
+    del net
+    grads64, losses64 = _mean_of_halves(net64, [_widened(h) for h in halves])
+    del net64
+    ddp = rank0["grads"]
+    assert ddp.keys() == grads64.keys() and len(ddp) == 357  # every parameter of the stage
+    too_far = []
+    for name, want in grads64.items():
+        got = float((ddp[name] - want).norm())
+        rounding = float((grads32[name].double() - want).norm()) * FLOAT64_OVER_FLOAT32
+        if got > rounding + FLOOR * float(want.norm()):
+            too_far.append((name, got, rounding))
+    assert too_far == []
+    assert losses64.keys() == rank0["losses"].keys() == rank1["losses"].keys()
+    for key, want in losses64.items():
+        rounding = abs(losses32[key] - want) * FLOAT64_OVER_FLOAT32 + FLOOR * abs(want)
+        assert abs(rank0["losses"][key] - want) <= rounding, key
+        assert rank1["losses"][key] == rank0["losses"][key]  # the logged losses are the global mean on every rank

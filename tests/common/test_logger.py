@@ -1,7 +1,9 @@
 """The logger (common/logger.py): the per-iteration log line, the speed timer, the log file and the console."""
 import logging
 import re
+from types import SimpleNamespace
 
+from common import logger as logger_module
 from common.logger import GREEN, Timer, format_train_line, make_logger
 
 
@@ -12,14 +14,21 @@ def test_train_line_has_the_original_format():
                     "loss_joint_fit: 0.1235 loss_mesh_edge: 2.0000")
 
 
-def test_timer_ignores_the_first_ten_measurements():
-    timer = Timer()
-    for _ in range(10):
+def test_timer_ignores_the_first_ten_measurements(monkeypatch):
+    """On a fake clock every duration is known: toc returns it, average is the mean of the 11th call onwards."""
+    now = [100.0]
+    monkeypatch.setattr(logger_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))  # this module only
+
+    def measure(seconds: float) -> float:
         timer.tic()
-        timer.toc()
-    assert timer.average == 0.0
-    timer.tic()
-    assert timer.toc() >= 0.0 and timer.average >= 0.0 and timer.calls == 11
+        now[0] += seconds
+        return timer.toc()
+
+    timer = Timer()
+    assert [measure(5.0) for _ in range(10)] == [5.0] * 10
+    assert timer.average == 0.0 and timer.calls == 10
+    assert measure(1.0) == 1.0 and timer.average == 1.0
+    assert measure(2.5) == 2.5 and timer.average == 1.75 and timer.calls == 12
 
 
 def test_log_file_has_no_colour_and_a_time_stamp(tmp_path, capsys):

@@ -57,9 +57,18 @@ def test_separable_pose2feat_equals_the_heatmap_convolution():
     (out_plain * grad_out).sum().backward()
     (out_fast * grad_out).sum().backward()
     assert _rel(fast.conv[0].weight.grad, plain.conv[0].weight.grad) < 1e-5
-    # the conv bias before a train-mode BatchNorm gets a zero gradient up to rounding in both paths
-    assert fast.conv[0].bias.grad.abs().max() < 1e-5 * plain.conv[0].weight.grad.abs().max() * 1e3
     assert _rel(img_fast.grad, img_plain.grad) < 1e-5
+    # The conv bias before a train-mode BatchNorm has a zero gradient (the BatchNorm removes any per-channel shift):
+    # what float32 gives is the rounding of a sum over 2 x 64 x 64 positions that cancels, about 5e-4 here (1e-6 of
+    # the weight gradient) in both paths.  The fast path's rounding may be no worse than 4x the reference's ...
+    assert fast.conv[0].bias.grad.abs().max() <= 4 * plain.conv[0].bias.grad.abs().max()
+    # ... and in float64 its bias gradient is zero to float64 rounding (5e-16 of the weight gradient here): a real
+    # gradient reaching the bias would show at full size.
+    fast64 = copy.deepcopy(fast).double()
+    fast64.zero_grad(set_to_none=True)
+    img64 = img.double().contiguous(memory_format=torch.channels_last)
+    (fast64(img64, coord.double(), 2.5) * grad_out.double()).sum().backward()
+    assert fast64.conv[0].bias.grad.abs().max() < 1e-12 * fast64.conv[0].weight.grad.abs().max()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from common.checkpoint import CheckpointError, load_checkpoint_file, load_network, save_checkpoint, snapshot_path
+from common.checkpoint import CheckpointError, load_checkpoint_file, load_network, snapshot_path
 from common.launch import DistContext, launch
+from common.sampler import EpochSampler
 from main.config import make_config
-from main.model import I2LMeshNet
 from main.tester import Tester, resolve_snapshot, run_test_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,13 +34,7 @@ def test_missing_test_epoch_lists_the_epochs_that_exist(tmp_path):
         resolve_snapshot(cfg, None, tmp_path / "nope.pth.tar")
 
 
-@pytest.fixture(scope="module")
-def body_snapshot(smpl, tmp_path_factory) -> Path:
-    """A body snapshot with random weights (a param-stage network: every output is produced)."""
-    torch.manual_seed(3)
-    net = I2LMeshNet(smpl, stage="param")
-    out = tmp_path_factory.mktemp("snap")
-    return save_checkpoint(snapshot_path(out, 7), net, None, 7, extra={"stage": "param"})
+# body_snapshot: the session's random body snapshot_7.pth.tar (tests/conftest.py)
 
 
 def _pw3d_cfg(data_dir, model_dir, out):
@@ -49,13 +43,18 @@ def _pw3d_cfg(data_dir, model_dir, out):
 
 
 @pytest.mark.slow
-def test_two_process_testing_gives_the_single_process_metrics(synthetic_data_dir, model_dir, body_snapshot, tmp_path):
+def test_sharded_testing_drops_the_padding_and_gives_the_single_process_metrics(synthetic_data_dir, model_dir,
+                                                                              body_snapshot, tmp_path):
+    """4 processes over the 6 samples: the sampler pads to 8 (samples 0 and 1 run twice); rank 0 keeps each sample
+    once, so the metrics and result files equal a single process's."""
     single = _pw3d_cfg(synthetic_data_dir, model_dir, tmp_path / "single")
     metrics = Tester(single, CPU, model_path=body_snapshot).run()
     assert {"mpjpe_lixel", "pa_mpjpe_lixel", "mpjpe_param", "pa_mpjpe_param", "mpvpe_lixel"} <= metrics.keys()
     assert all(np.isfinite(v) for v in metrics.values())
     sharded = _pw3d_cfg(synthetic_data_dir, model_dir, tmp_path / "sharded")
-    launch(run_test_process, (), sharded, None, str(body_snapshot), cpu_processes=2)  # 6 samples: 3 per process
+    shards = [list(EpochSampler(6, rank, 4, shuffle=False)) for rank in range(4)]
+    assert sorted(i for shard in shards for i in shard) == [0, 0, 1, 1, 2, 3, 4, 5]  # the tester's sampler pads
+    launch(run_test_process, (), sharded, None, str(body_snapshot), cpu_processes=4)
     files = {cfg: json.loads((cfg.result_dir / "metrics_PW3D_param_7.json").read_text()) for cfg in (single, sharded)}
     assert files[single]["samples"] == files[sharded]["samples"] == 6
     # equal up to float rounding: a process batches other samples together (oneDNN kernels differ by batch shape)
@@ -67,6 +66,33 @@ def test_two_process_testing_gives_the_single_process_metrics(synthetic_data_dir
     np.testing.assert_allclose(b["joint_coord_img"], a["joint_coord_img"], atol=1e-4)
     lines = (sharded.log_dir / "test_logs.txt").read_text()
     assert len(re.findall(r"\d MPJPE from lixel mesh: ", lines)) == 1 and "PA MPJPE from param mesh: " in lines
+
+
+def test_loader_workers_give_the_batches_of_loading_in_the_process(synthetic_data_dir, model_dir, body_snapshot,
+                                                                  tmp_path):
+    """--num_thread 2: the tester's loader reads the samples and computes their targets (the ground-truth meshes the
+    evaluation compares with) in forked workers, bit for bit as the in-process loader of --num_thread 0.  The network
+    and the evaluation run in this process either way, so equal batches give equal metrics; a second full test run
+    would only repeat the network."""
+    from data.loader import make_loader
+
+    cfg = _pw3d_cfg(synthetic_data_dir, model_dir, tmp_path).replace(num_thread=2, test_batch_size=3)
+    tester = Tester(cfg, CPU, model_path=body_snapshot)
+    assert tester.loader.num_workers == 2
+    # in-process first: its crops start OpenCV's thread pool here, so the workers fork from a busy parent (where an
+    # unguarded fork hangs them: data/loader.py); the timeout turns such a hang into a failure
+    in_process = list(make_loader(tester.test_set, 3, tester.sampler, 0, CPU.device, train=False))
+    tester.loader.timeout = 60
+    with_workers = list(tester.loader)  # batches of 3: one from each worker
+    assert len(with_workers) == len(in_process) == 2
+    different = []
+    for got, want in zip(with_workers, in_process):
+        for got_part, want_part in zip(got, want):
+            assert got_part.keys() == want_part.keys()
+            different += [key for key, value in want_part.items() if not torch.equal(got_part[key], value)]
+    assert different == []
+    assert torch.cat([meta["sample_idx"] for *_, meta in with_workers]).tolist() == list(range(6))
+    assert "fit_mesh_coord_cam" in in_process[0][1]  # the evaluation's ground truth is among the compared targets
 
 
 @pytest.mark.slow

@@ -6,6 +6,7 @@ import torch
 
 from common.checkpoint import CheckpointError, load_checkpoint_file, mid_epoch_path, save_checkpoint, snapshot_path
 from common.launch import DistContext, cuda_devices, launch
+from common.utils.human_models import build_human_model
 from main.config import make_config
 from main.model import I2LMeshNet
 from main.trainer import NonFiniteLossError, Trainer
@@ -201,3 +202,123 @@ def test_recompute_flag_reaches_the_model_and_trains(synthetic_data_dir, model_d
     assert losses[True].keys() == losses[False].keys()
     for key, value in losses[False].items():
         assert abs(float(losses[True][key]) - float(value)) <= 1e-6 * max(1.0, abs(float(value))), key
+
+
+def _adam_lr(optimizer, before: list[torch.Tensor]) -> tuple[float, float]:
+    """The learning rate that moved the parameters from ``before`` in the step just taken, recovered from Adam's
+    state (least squares over every element), and the bound on its error from rounding the new float32 weights."""
+    dot = norm = err = 0.0
+    pairs = [(group, p) for group in optimizer.param_groups for p in group["params"]]
+    for (group, p), old in zip(pairs, before):
+        if p in optimizer.state:
+            state = optimizer.state[p]
+            beta1, beta2 = group["betas"]
+            t = float(state["step"])
+            m, v = state["exp_avg"].double() / (1 - beta1 ** t), state["exp_avg_sq"].double() / (1 - beta2 ** t)
+            u = m / (v.sqrt() + group["eps"])  # the step per unit learning rate
+            step = p.detach().double() - old.double()
+            dot, norm = dot - float((step * u).sum()), norm + float((u * u).sum())
+            # the new weight is rounded to float32 (half an ulp) after a few float32 operations on the step
+            err += float((u.abs() * (2.0 ** -24 * p.detach().double().abs() + 2.0 ** -21 * step.abs())).sum())
+    return dot / norm, err / norm
+
+
+def test_learning_rate_decays_inside_a_run_and_the_steps_follow_it(synthetic_data_dir, model_dir, tmp_path):
+    """A param-stage run across a decay epoch (--lr_dec_epoch 1 --end_epoch 2: epochs 5 and 6, decay at 6): the
+    optimizer's learning rate, the logged one and the size of the Adam steps drop tenfold at epoch 6."""
+    cfg = _cfg(synthetic_data_dir, model_dir, tmp_path, stage="param", continue_train=True, lr_dec_epoch=[1],
+               end_epoch=2)
+    assert (cfg.lr_dec_epoch, cfg.end_epoch, cfg.lr, cfg.lr_dec_factor) == ((6,), 7, 1e-4, 10)
+    _lixel_snapshot(cfg, 4)
+    torch.manual_seed(0)
+    trainer = Trainer(cfg, CPU)
+    steps = []
+
+    def before_step(optimizer, args, kwargs):
+        steps.append([p.detach().clone() for group in optimizer.param_groups for p in group["params"]])
+
+    def after_step(optimizer, args, kwargs):
+        steps[-1] = ([group["lr"] for group in optimizer.param_groups], *_adam_lr(optimizer, steps[-1]))
+
+    trainer.optimizer.register_step_pre_hook(before_step)
+    trainer.optimizer.register_step_post_hook(after_step)
+    trainer.run()
+    assert [lrs for lrs, _, _ in steps] == [[1e-4]] * 3 + [[1e-5]] * 3
+    for lrs, moved_by, rounding in steps:
+        assert abs(moved_by - lrs[0]) <= rounding, (moved_by, lrs[0], rounding)
+    log = (cfg.log_dir / "train_logs.txt").read_text()
+    assert "Epoch 5/7 itr 2/3: lr: 0.0001 " in log and "Epoch 6/7 itr 0/3: lr: 1e-05 " in log
+    assert "Epoch 6/7 itr 2/3: lr: 1e-05 " in log
+
+
+def test_loader_workers_feed_the_steps_what_loading_in_the_process_does(synthetic_data_dir, model_dir, tmp_path,
+                                                                        monkeypatch):
+    """Two epochs with 2 persistent loader workers (--num_thread 2) feed the training steps bit for bit the batches of
+    --num_thread 0: the workers, started in epoch 0, draw epoch 1's augmentation and compute the same targets.
+    The steps themselves are left out (the network runs in this process either way)."""
+    fed = []
+
+    def record(self, inputs, targets, meta_info, epoch, itr):
+        fed.append((epoch, itr, inputs, targets, meta_info))
+        return {"total": 0.0}
+
+    monkeypatch.setattr(Trainer, "train_step", record)
+    batches = {}
+    for workers in (0, 2):
+        # batches of 3: two per epoch, one from each worker
+        trainer = Trainer(_cfg(synthetic_data_dir, model_dir, tmp_path / str(workers), num_thread=workers,
+                               train_batch_size=3), CPU)
+        assert trainer.loader.num_workers == workers
+        for epoch in (0, 1):
+            trainer.train_epoch(epoch)
+        batches[workers], fed[:] = list(fed), []
+    for workers in (0, 2):
+        assert [(epoch, itr) for epoch, itr, *_ in batches[workers]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    different = []
+    for (epoch, itr, *with_workers), (_, _, *in_process) in zip(batches[2], batches[0]):
+        for got, want in zip(with_workers, in_process):
+            assert got.keys() == want.keys()
+            different += [(epoch, itr, key) for key, value in want.items() if not torch.equal(got[key], value)]
+    assert different == []
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (its writer is gone)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_a_run_removes_the_temporaries_of_dead_writers_in_its_model_dump(synthetic_data_dir, model_dir, tmp_path):
+    import socket
+
+    from common.utils.io import temporary_name
+
+    cfg = _cfg(synthetic_data_dir, model_dir, tmp_path)
+    cfg.model_dir.mkdir(parents=True)
+    dead = cfg.model_dir / temporary_name("snapshot_3.pth.tar", socket.gethostname(), _dead_pid(), "0123abcd")
+    other_host = cfg.model_dir / temporary_name("snapshot_3.pth.tar", "another-host", _dead_pid(), "0123abcd")
+    for path in (dead, other_host):
+        path.write_bytes(b"partial")
+    Trainer(cfg, CPU)
+    assert not dead.exists() and other_host.exists()  # the folder may be shared with another machine
+    assert f"Removed {dead}: the temporary of a write whose process is gone" in (cfg.log_dir / "train_logs.txt").read_text()
+
+
+def test_continue_with_another_seed_is_refused_mid_epoch_and_warned_at_an_epoch_boundary(
+        synthetic_data_dir, model_dir, tmp_path):
+    cfg = _cfg(synthetic_data_dir, model_dir, tmp_path, stage="param", continue_train=True, seed=5)
+    torch.manual_seed(1)
+    net = I2LMeshNet(build_human_model(True, model_dir), stage="param")
+    written = {"stage": "param", "sampler": {"seed": 0, "epoch": 4}}
+    save_checkpoint(snapshot_path(cfg.model_dir, 4), net, None, 4, extra=written)
+    Trainer(cfg, CPU)  # an epoch boundary: a warning, the run goes on
+    assert ("--seed 5 differs from the --seed 0 of" in (cfg.log_dir / "train_logs.txt").read_text())
+    Trainer(cfg.replace(seed=0), CPU)  # the same seed: nothing to say
+    assert (cfg.log_dir / "train_logs.txt").read_text().count("differs from the --seed") == 1
+    save_checkpoint(mid_epoch_path(cfg.model_dir), net, None, 5, extra={**written, "itr": 1})
+    with pytest.raises(CheckpointError, match=r"was written by a run with --seed 0, this run has --seed 5; .* "
+                                              r"Continue with --seed 0"):
+        Trainer(cfg, CPU)

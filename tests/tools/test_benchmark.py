@@ -27,7 +27,9 @@ def test_model_benchmark_cli_writes_json(model_dir, tmp_path, capsys):
         assert entry["batch_size"] == 2 and entry["threads"] == 1
     plain, fast = results["hand"]["plain_fp32"], results["hand"]["fast_bf16"]
     assert plain["max_abs_diff_mesh_coord_img"] == 0  # the reference against itself
-    assert 0 < fast["max_abs_diff_joint_coord_img"] < 64  # bf16 changes the outputs, within the hm grid
+    # bf16 moves the joints of these noise images by at most a few heat-map bins (3.2 measured); a bf16 path that
+    # computes something else (e.g. loses the folded BatchNorm biases) moves them by tens of bins
+    assert 0 < fast["max_abs_diff_joint_coord_img"] < 8
     printed = capsys.readouterr().out
     assert "hand fast_bf16: test_forward" in printed and "x, CPU" in printed
     # the fast path runs as the drivers do (huge pages where the kernel gives them), the reference as the original

@@ -29,6 +29,60 @@ def test_param_loss():
 
 
 FACE = np.array([[0, 1, 2], [0, 2, 3]])
+# a face's three edges as (from corner, to corner): e1 = v1 - v0, e2 = v2 - v0, e3 = v2 - v1 (docs/network.md#losses)
+EDGES = ((0, 1), (0, 2), (1, 2))
+
+
+def face_losses_reference(out, gt, valid, face) -> tuple[np.ndarray, np.ndarray]:
+    """The normal-vector and edge-length terms of docs/network.md#losses, written out in float64 NumPy.
+
+    ``out`` / ``gt`` (B, V, 3), ``valid`` (B, V, 1), ``face`` (F, 3) -> (normal, edge), each (B, 3F, 1) in edge-major
+    order [edge 1 of every face, edge 2 of every face, edge 3 of every face].  Normal term of edge k of face f:
+    |unit(predicted edge k) . n_gt(f)| x the product of the face's three vertex masks, with
+    n_gt = unit(unit(g1 - g0) x unit(g2 - g0)); edge term: |predicted length - GT length| x the masks of its two ends.
+    """
+    out, gt, valid = (np.asarray(a, dtype=np.float64) for a in (out, gt, valid))
+    face = np.asarray(face)
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+    o, g, m = out[:, face], gt[:, face], valid[:, face, 0]  # (B, F, corner, 3), (B, F, corner, 3), (B, F, corner)
+    normal_gt = unit(np.cross(unit(g[:, :, 1] - g[:, :, 0]), unit(g[:, :, 2] - g[:, :, 0])))  # (B, F, 3)
+    face_mask = m[:, :, 0] * m[:, :, 1] * m[:, :, 2]
+    normal, edge = [], []
+    for a, b in EDGES:
+        normal.append(np.abs((unit(o[:, :, b] - o[:, :, a]) * normal_gt).sum(axis=-1)) * face_mask)
+        length_out = np.linalg.norm(o[:, :, b] - o[:, :, a], axis=-1)
+        length_gt = np.linalg.norm(g[:, :, b] - g[:, :, a], axis=-1)
+        edge.append(np.abs(length_out - length_gt) * m[:, :, a] * m[:, :, b])
+    return np.concatenate(normal, axis=1)[..., None], np.concatenate(edge, axis=1)[..., None]
+
+
+def _random_mesh_batch(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """Two float64 samples of a random 9-vertex, 14-face mesh (distinct corners in random order), the GT a perturbed
+    copy of the prediction, masks 0 / 0.5 / 1 per vertex."""
+    rng = np.random.default_rng(seed)
+    face = np.stack([rng.choice(9, size=3, replace=False) for _ in range(14)])
+    out = rng.uniform(0, 64, size=(2, 9, 3))
+    gt = out + rng.normal(0, 3, size=out.shape)
+    valid = rng.choice([0.0, 0.5, 1.0], size=(2, 9, 1), p=[0.2, 0.2, 0.6])
+    return torch.from_numpy(out), torch.from_numpy(gt), torch.from_numpy(valid), face
+
+
+def test_face_losses_equal_the_written_out_definition_on_random_meshes():
+    """Every (sample, edge, face) term, with partial masks, against :func:`face_losses_reference`: a swapped corner,
+    a wrong pair mask or another edge order changes some of them."""
+    for seed in range(3):
+        out, gt, valid, face = _random_mesh_batch(seed)
+        want_normal, want_edge = face_losses_reference(out, gt, valid, face)
+        normal = NormalVectorLoss(face)(out, gt, valid)
+        edge = EdgeLengthLoss(face)(out, gt, valid)
+        assert normal.shape == edge.shape == (2, 3 * len(face), 1)
+        np.testing.assert_allclose(normal.numpy(), want_normal, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(edge.numpy(), want_edge, rtol=1e-12, atol=1e-12)
+        # the data exercise the definition: partial masks, masked terms and large unmasked ones
+        assert (valid == 0.5).any() and (want_edge == 0).any() and (want_edge > 1).any() and (want_normal > 0.1).any()
 
 
 def test_normal_vector_loss_hand_computed():

@@ -14,10 +14,11 @@ from tools.stand_in_weights import random_batch
 BF16 = {"device_type": "cpu", "dtype": torch.bfloat16}
 
 
-@pytest.fixture(scope="module")
-def hand_net(mano):
-    torch.manual_seed(0)
-    return I2LMeshNet(mano).eval()
+@pytest.fixture
+def hand_net(hand_net_factory):
+    """A private copy of the session's seed-0 hand network (tests/conftest.py), in eval mode.  Tests that only read
+    the network take hand_net_readonly (the session's network itself)."""
+    return hand_net_factory().eval()
 
 
 @pytest.mark.parametrize("variant", ["hand", "body"])
@@ -37,7 +38,8 @@ def test_param_path_under_bf16_autocast_equals_fp32(request, variant):
         torch.testing.assert_close(value, want[key], rtol=1.3e-6, atol=1e-6 * want[key].abs().max(), msg=key)
 
 
-def test_regression_and_soft_argmax_run_in_fp32_under_autocast(hand_net):
+def test_regression_and_soft_argmax_run_in_fp32_under_autocast(hand_net_readonly):
+    hand_net = hand_net_readonly
     mesh = torch.rand(2, 778, 3) * 64
     logits = torch.randn(2, 5, 64) * 3
     with torch.autocast(**BF16):
@@ -92,7 +94,8 @@ def test_outputs_and_losses_are_float_under_bf16_autocast(hand_net, mano):
         hand_net.stage = "lixel"
 
 
-def test_losses_under_autocast_equal_fp32(hand_net, mano):
+def test_losses_under_autocast_equal_fp32(hand_net_readonly, mano):
+    hand_net = hand_net_readonly
     _, targets, meta = random_batch(mano, 2, seed=5)
     g = torch.Generator().manual_seed(6)
     out = {"joint_coord_img": torch.rand(2, 21, 3, generator=g) * 64,

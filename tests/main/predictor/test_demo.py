@@ -37,13 +37,7 @@ def _make_input_module():
     return module
 
 
-@pytest.fixture(scope="module")
-def body_snapshot(tmp_path_factory, smpl) -> Path:
-    """A param-stage body snapshot of a randomly initialised network, saved with save_checkpoint."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("snap") / "snapshot_8.pth.tar"
-    save_checkpoint(path, I2LMeshNet(smpl, stage="param"), None, 8)
-    return path
+# body_snapshot: the session's random body snapshot (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +128,36 @@ def test_hand_snapshot_runs_the_hand_demo_into_the_working_directory(mano, model
                       if ln.startswith("v ")], dtype=float)
     assert np.all(np.abs(lixel[:, 2] - depth) <= 0.15 + 1e-6)  # within the 0.3 m cube around the root
     assert np.ptp(param, axis=0).max() < 1.0  # MANO millimetres converted to metres
+
+
+def _obj_vertices(path: Path) -> np.ndarray:
+    return np.array([ln.split()[1:] for ln in path.read_text().splitlines() if ln.startswith("v ")], dtype=float)
+
+
+def test_exact_runs_the_reference_network_unfolded(mano, model_dir, tmp_path, monkeypatch):
+    """--exact: the original's operation order with BatchNorm unfolded (no test-only folding), the same meshes to
+    float rounding; --amp is refused with it."""
+    import main.predictor.run as demo_run
+    from main.reference import ReferenceI2LMeshNet
+
+    torch.manual_seed(1)
+    snapshot = tmp_path / "snapshot_30.pth.tar"
+    save_checkpoint(snapshot, I2LMeshNet(mano, stage="param"), None, 30)
+    prepared, built = [], []
+    real_prepare, real_build = demo_run.prepare_inference, demo_run.build_model_from_config
+    monkeypatch.setattr(demo_run, "prepare_inference", lambda m, amp: prepared.append(m) or real_prepare(m, amp))
+    monkeypatch.setattr(demo_run, "build_model_from_config", lambda *a: built.append(real_build(*a)) or built[-1])
+    flags = ["--model_path", str(snapshot), "--human_model_dir", str(model_dir), "--bbox", "250", "150", "60", "60",
+             "--renderer", "numpy"]
+    fast = run_demo(flags + ["--out_dir", str(tmp_path / "fast")])
+    exact = run_demo(flags + ["--out_dir", str(tmp_path / "exact"), "--exact"])
+    assert [type(m) for m in built] == [I2LMeshNet, ReferenceI2LMeshNet] and prepared == built[:1]
+    for stage in ("lixel", "param"):
+        a, b = (_obj_vertices(w[f"output_mesh_{stage}.obj"]) for w in (fast, exact))
+        assert np.abs(a - b).max() < 1e-4, stage  # metres
+    with pytest.raises(DemoError, match="--exact with --amp bf16"):
+        run_demo(flags + ["--out_dir", str(tmp_path / "refused"), "--exact", "--amp", "bf16"])
+    assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").iterdir())
 
 
 # ----- geometry (docs/demo.md#original-steps) ---------------------------------------------------------------------
