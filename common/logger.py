@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 from tqdm import tqdm
 
@@ -56,12 +57,12 @@ def make_logger(name: str, log_file: str | Path | None, console: bool = True) ->
     return logger
 
 
-def log_removed_temporaries(logger: logging.Logger, folder: str | Path) -> list[Path]:
+def report_removed_temporaries(folder: str | Path, report: Callable[[str], object]) -> list[Path]:
     """Remove the temporaries of killed writers on this host in ``folder`` (:func:`remove_stale_temporaries`) and
-    say so in the log."""
+    say so, one line each, through ``report`` (a logger's ``info``, or ``print``)."""
     removed = remove_stale_temporaries(folder)
     for path in removed:
-        logger.info(f"Removed {path}: the temporary of a write whose process is gone")
+        report(f"Removed {path}: the temporary of a write whose process is gone")
     return removed
 
 

@@ -21,7 +21,7 @@ import torch
 from common.checkpoint import SNAPSHOT_RE, CheckpointError, load_checkpoint_file, load_network, snapshot_path
 from common.config import Config
 from common.launch import DistContext, to_device
-from common.logger import log_removed_temporaries, make_logger, progress_bar
+from common.logger import make_logger, progress_bar, report_removed_temporaries
 from common.nets.inference import prepare_inference
 from common.nets.precision import autocast_context
 from common.sampler import EpochSampler
@@ -93,7 +93,7 @@ class Tester:
         self.result_log = make_logger("test_results", cfg.log_dir / "test_logs.txt" if ctx.is_main else None,
                                       console=False)
         if ctx.is_main:
-            log_removed_temporaries(self.logger, cfg.result_dir)
+            report_removed_temporaries(cfg.result_dir, self.logger.info)
         self.path = resolve_snapshot(cfg, test_epoch, model_path)  # first: a wrong epoch is the cheapest error
         self.logger.info("Creating dataset...")
         human_model = build_human_model(cfg.is_hand, cfg.human_model_dir)

@@ -40,7 +40,7 @@ from common.checkpoint import (
 from common.config import Config
 from common.distributed import wrap_ddp
 from common.launch import DistContext, all_reduce_sum, to_device
-from common.logger import Timer, format_train_line, log_removed_temporaries, make_logger, progress_bar
+from common.logger import Timer, format_train_line, make_logger, progress_bar, report_removed_temporaries
 from common.nets.precision import autocast_context, make_grad_scaler
 from common.optim import make_optimizer
 from common.sampler import EpochSampler
@@ -74,7 +74,7 @@ class Trainer:
         self.logger = make_logger("train", cfg.log_dir / "train_logs.txt" if ctx.is_main else None,
                                   console=ctx.is_main)
         if ctx.is_main:
-            log_removed_temporaries(self.logger, cfg.model_dir)
+            report_removed_temporaries(cfg.model_dir, self.logger.info)
         self.writer = None
         if ctx.is_main:
             from torch.utils.tensorboard import SummaryWriter  # imported only where events are written

@@ -10,7 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from common.utils.io import atomic_write_bytes, remove_stale_temporaries
+from common.logger import report_removed_temporaries
+from common.utils.io import atomic_write_bytes
 from common.utils.transforms import cam2pixel, lixel_to_image, pixel2cam
 from common.utils.vis import (
     SIDE_VIEW_BACKGROUND,
@@ -59,7 +60,7 @@ def map_person_outputs(mesh_hm: np.ndarray, bb2img: np.ndarray, root_depth: floa
 def make_output_files(img: np.ndarray, meshes: Sequence[PersonMesh], faces: np.ndarray, focal: Sequence[float],
                       princpt: Sequence[float], stages: Sequence[str], renderer: MeshRenderer,
                       with_side_view: bool = False) -> dict[str, bytes]:
-    """Encoded output files by name : per stage a vertex drawing and a rendering of all people
+    """Encoded output files by name: per stage a vertex drawing and a rendering of all people
     (``output_mesh_<stage>.jpg``, ``rendered_mesh_<stage>.jpg``, optionally ``rendered_mesh_<stage>_side.jpg``) and
     one OBJ per person (``output_mesh_<stage>.obj``; ``output_mesh_<stage>_person<k>.obj`` for several people).
     ``img``: (H, W, 3) uint8 RGB."""
@@ -101,8 +102,7 @@ def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
     or none (no file is ever partial).
     """
     check_out_dir(out_dir)
-    for path in remove_stale_temporaries(out_dir):
-        print(f"Removed {path}: the temporary of a write whose process is gone")
+    report_removed_temporaries(out_dir, print)
     written: dict[str, Path] = {}
     try:
         for name, data in files.items():
