@@ -81,4 +81,4 @@ if ! ldconfig -p 2>/dev/null | grep -q libOSMesa; then
     fi
 fi
 
-"$PYTHON" -c "import torch, torchvision, smplx, roma, cv2, pycocotools, trimesh, scipy, tqdm, tensorboard; print('>>> install OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| OpenCV', cv2.__version__, '| cuda', torch.cuda.is_available())"
+"$PYTHON" -c "import torch, torchvision, smplx, roma, cv2, pycocotools, trimesh, scipy, tqdm, tensorboard, av; print('>>> install OK: torch', torch.__version__, '| torchvision', torchvision.__version__, '| OpenCV', cv2.__version__, '| cuda', torch.cuda.is_available())"

@@ -13,6 +13,9 @@ import pytest
 
 from common.utils import io
 from common.utils.io import (
+    STAGING_TARGET,
+    OutputCollisionError,
+    StagedFolder,
     atomic_write,
     atomic_write_bytes,
     parse_temporary_name,
@@ -182,3 +185,114 @@ def test_a_failing_write_leaves_nothing_behind(tmp_path, existing):
     assert sorted(tmp_path.iterdir()) == ([target] if existing else [])
     if existing:
         assert target.read_bytes() == b"old"
+
+
+# ----- StagedFolder ---------------------------------------------------------------------------------------------------
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative POSIX name -> contents)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_staged_files_appear_together_at_the_end(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_bytes(b"old")
+    (out / "keep.txt").write_bytes(b"unrelated")
+    with StagedFolder(out) as stage:
+        stage.write("results.json", b"new")
+        stage.write("meshes/000001.obj", b"v 0 0 0")
+        with open(stage.path("video.mp4"), "wb") as f:
+            f.write(b"frames")
+        stage.path("never_written.bin")
+        (staging,) = [p for p in out.iterdir() if p.name.startswith(".")]
+        assert staging == stage.staging and parse_temporary_name(staging.name) == (
+            STAGING_TARGET, HOST, os.getpid(), staging.name[-12:-4])
+        assert _tree(out) == {"results.json": b"old", "keep.txt": b"unrelated",
+                              f"{staging.name}/results.json": b"new", f"{staging.name}/meshes/000001.obj": b"v 0 0 0",
+                              f"{staging.name}/video.mp4": b"frames"}
+    assert _tree(out) == {"results.json": b"new", "keep.txt": b"unrelated", "meshes/000001.obj": b"v 0 0 0",
+                          "video.mp4": b"frames"}
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt", "meshes", "results.json", "video.mp4"]
+    assert (out / "video.mp4").stat().st_mode & 0o777 == 0o666 & ~io.current_umask()
+    with StagedFolder(tmp_path / "new" / "folder") as stage:  # created with its parents
+        stage.write("a.txt", b"a")
+    assert _tree(tmp_path / "new") == {"folder/a.txt": b"a"}
+
+
+def test_an_exception_leaves_the_folder_as_it_was(tmp_path):
+    (tmp_path / "results.json").write_bytes(b"old")
+    (tmp_path / "meshes").mkdir()
+    (tmp_path / "meshes" / "000001.obj").write_bytes(b"old mesh")
+    before = _tree(tmp_path)
+    with pytest.raises(RuntimeError, match="decoder failed"):
+        with StagedFolder(tmp_path) as stage:
+            stage.write("results.json", b"half")
+            stage.write("meshes/000001.obj", b"half")
+            raise RuntimeError("decoder failed")
+    assert _tree(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["meshes", "results.json"]
+
+
+def test_staging_folders_of_dead_writers_are_removed(tmp_path, dead_pid):
+    killed = subprocess.run([sys.executable, "-c", (
+        f"import os, sys; sys.path.insert(0, {str(ROOT)!r})\n"
+        "from common.utils.io import StagedFolder\n"
+        f"with StagedFolder({str(tmp_path)!r}) as stage:\n"
+        "    stage.write('meshes/000001.obj', b'v 0 0 0')\n"
+        "    os._exit(0)\n")], timeout=60)
+    assert killed.returncode == 0
+    (dead,) = tmp_path.iterdir()
+    assert parse_temporary_name(dead.name)[0] == STAGING_TARGET and (dead / "meshes" / "000001.obj").is_file()
+    live = tmp_path / temporary_name(STAGING_TARGET, HOST, os.getpid(), "0123abcd")
+    other_host = tmp_path / temporary_name(STAGING_TARGET, "other-host.example.com", dead_pid, "0123abcd")
+    other_target = tmp_path / temporary_name("results", HOST, dead_pid, "0123abcd")  # a folder, not a staging one
+    for folder in (live, other_host, other_target):
+        folder.mkdir()
+        (folder / "results.json").write_bytes(b"{}")
+    assert remove_stale_temporaries(tmp_path) == [dead]
+    assert sorted(tmp_path.iterdir()) == sorted([live, other_host, other_target])
+    assert _tree(live) == {"results.json": b"{}"}
+
+
+@pytest.mark.parametrize("first, second", [
+    ("results.json", "results.json"), ("meshes", "meshes/000001.obj"), ("meshes/000001.obj", "meshes"),
+    ("meshes/000001.obj", "meshes/000001.obj")])
+def test_a_name_is_staged_once(tmp_path, first, second):
+    with StagedFolder(tmp_path) as stage:
+        stage.write(first, b"first")
+        with pytest.raises(ValueError, match="collides"):
+            stage.write(second, b"second")
+        with pytest.raises(ValueError, match="collides"):
+            stage.path(second)
+    assert _tree(tmp_path) == {first: b"first"}
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../x", "/tmp/x", "a/b/c", "a//b", "a/", "./a", "a/../b", "a\\b"])
+def test_names_outside_the_folder_are_refused(tmp_path, name):
+    with StagedFolder(tmp_path) as stage:
+        with pytest.raises(ValueError, match="staged file name"):
+            stage.write(name, b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("blocker, name", [("results.json", "results.json"), ("meshes", "meshes/000001.obj")])
+def test_a_name_held_by_the_other_kind_stops_everything(tmp_path, blocker, name):
+    if name == blocker:
+        (tmp_path / blocker).mkdir()
+    else:
+        (tmp_path / blocker).write_bytes(b"a file where a folder goes")
+    before = _tree(tmp_path)
+    with pytest.raises(OutputCollisionError, match=f"cannot write '{tmp_path / name}'"):
+        with StagedFolder(tmp_path) as stage:
+            stage.write("a_first.json", b"{}")  # would move first: nothing may move
+            stage.write(name, b"new")
+    assert _tree(tmp_path) == before and [p.name for p in tmp_path.iterdir()] == [blocker]
+
+
+def test_an_output_folder_held_by_a_file_is_a_user_error(tmp_path):
+    (tmp_path / "out").write_bytes(b"a file")
+    with pytest.raises(OutputCollisionError, match="output folder"):
+        with StagedFolder(tmp_path / "out" / "sub"):
+            pass
+    with pytest.raises(RuntimeError, match="outside its 'with' block"):
+        StagedFolder(tmp_path).write("a", b"")
