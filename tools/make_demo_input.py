@@ -8,15 +8,20 @@ fixed walking pose, rendered with the project's NumPy rasteriser through the dem
 (focal 1500 px, principal point at the image centre) over a procedural background.  No photograph or third-party
 asset is involved; see demo/README.md for the licence.
 
+The scene's pieces (body orientation, clothes colours, background, model files) are shared with the video demo's
+media, tools/synthetic/demo_media.
+
 ``input_bbox.json`` holds the person's box (the tight box of the projected vertices) as a COCO-style detection list,
 for running the demo without the person detector: ``python demo.py ... --bbox_json input_bbox.json``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +44,8 @@ FOCAL = VIRTUAL_FOCAL  # the demo's default camera, so the example needs no --fo
 PRINCPT = (IMG_SHAPE[1] / 2.0, IMG_SHAPE[0] / 2.0)
 JPEG_QUALITY = 90
 # colour groups per SMPL joint (by the joint that skins a vertex most): 0 skin, 1 shirt, 2 trousers, 3 shoes
-_PART_GROUP = np.array([2, 2, 2, 1, 2, 2, 1, 3, 3, 1, 3, 3, 0, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0])
-_PALETTE = np.array([[222, 178, 148], [196, 62, 48], [46, 64, 112], [36, 30, 28]], dtype=np.float64)
+PART_GROUP = np.array([2, 2, 2, 1, 2, 2, 1, 3, 3, 1, 3, 3, 0, 1, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0])
+PALETTE = np.array([[222, 178, 148], [196, 62, 48], [46, 64, 112], [36, 30, 28]], dtype=np.float64)
 
 
 @dataclass
@@ -64,12 +69,7 @@ class ExampleScene:
 def example_pose() -> np.ndarray:
     """(72,) SMPL axis-angle pose: upright, turned 0.35 rad, mid-stride, arms lowered and bent."""
     pose = np.zeros((24, 3))
-    yaw, pitch = 0.35, 0.04
-    # global orientation: 180 degrees about x (SMPL y-up -> camera y-down), then the yaw about the body axis
-    rx = np.array([[1, 0, 0], [0, -1, 0], [0, 0, -1]], dtype=np.float64)
-    ry = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
-    rp = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
-    pose[0] = _rotvec(rx @ rp @ ry)
+    pose[0] = body_orientation(yaw=0.35, pitch=0.04)
     pose[1] = (-0.45, 0.0, 0.06)   # left hip: forward
     pose[4] = (0.55, 0.0, 0.0)     # left knee
     pose[2] = (0.25, 0.0, -0.06)   # right hip: back
@@ -85,13 +85,26 @@ def example_pose() -> np.ndarray:
     return pose.reshape(-1)
 
 
-def _rotvec(matrix: np.ndarray) -> np.ndarray:
+def body_orientation(yaw: float, pitch: float = 0.0) -> np.ndarray:
+    """(3,) SMPL global orientation (axis-angle) of an upright body facing the camera, turned ``yaw`` rad about its
+    vertical axis (positive: its front turns towards camera +x) and leaning ``pitch`` rad."""
     from scipy.spatial.transform import Rotation  # noqa: PLC0415
 
-    return Rotation.from_matrix(matrix).as_rotvec()
+    # 180 degrees about x (SMPL y-up -> camera y-down), then the yaw about the body axis
+    rx = np.array([[1, 0, 0], [0, -1, 0], [0, 0, -1]], dtype=np.float64)
+    ry = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
+    rp = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
+    return Rotation.from_matrix(rx @ rp @ ry).as_rotvec()
 
 
-def _background(height: int, width: int) -> np.ndarray:
+def part_colours(smpl: SMPL, palette: np.ndarray = PALETTE, gender: str = "neutral") -> np.ndarray:
+    """(6890, 3) float RGB per vertex: ``palette`` rows (skin, shirt, trousers, shoes) by the joint that skins the
+    vertex most."""
+    weights = np.asarray(smpl.model_data(gender)["weights"])
+    return np.asarray(palette, dtype=np.float64)[PART_GROUP[np.argmax(weights, axis=1)]]
+
+
+def background(height: int, width: int) -> np.ndarray:
     """A plain scene: a wall with a soft vertical gradient and a darker floor below a horizon line (RGB uint8)."""
     rows = np.linspace(0.0, 1.0, height)[:, None, None]
     wall = np.array([198, 208, 214]) * (1.0 - 0.15 * rows) + 10.0
@@ -117,10 +130,8 @@ def render_example(human_model_dir: str | Path) -> ExampleScene:
     centre_y = 0.5 * (verts[:, 1].max() + verts[:, 1].min())
     trans = np.array([-0.25, 0.02 * depth - centre_y, depth - root[2]])
     verts_cam = verts + trans
-    weights = np.asarray(smpl.model_data("neutral")["weights"])
-    colours = _PALETTE[_PART_GROUP[np.argmax(weights, axis=1)]]
-    image, labels, _ = render_meshes([(verts_cam, smpl.face, colours)], FOCAL, PRINCPT, IMG_SHAPE,
-                                     _background(*IMG_SHAPE))
+    image, labels, _ = render_meshes([(verts_cam, smpl.face, part_colours(smpl))], FOCAL, PRINCPT, IMG_SHAPE,
+                                     background(*IMG_SHAPE))
     px = cam2pixel(verts_cam, FOCAL, PRINCPT)
     lo, hi = px[:, :2].min(0), px[:, :2].max(0)
     bbox = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
@@ -134,17 +145,26 @@ def bbox_json(bbox: np.ndarray) -> str:
                         "score": 1.0}], indent=1) + "\n"
 
 
+@contextlib.contextmanager
+def model_dir_or_synthetic(human_model_dir: str | Path | None) -> Iterator[Path]:
+    """``human_model_dir`` itself, or, when it is None, a temporary folder holding the synthetic SMPL files of seed 0
+    (removed on exit)."""
+    if human_model_dir is not None:
+        yield Path(human_model_dir)
+        return
+    from tools.synthetic.body_models import write_smpl_files  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_smpl_files(tmp, seed=0)
+        yield Path(tmp)
+
+
 def write_example(out_dir: str | Path, human_model_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write ``input.jpg`` and ``input_bbox.json`` to ``out_dir`` (synthetic model files made on the fly if no dir)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        if human_model_dir is None:
-            from tools.synthetic.body_models import write_smpl_files  # noqa: PLC0415
-
-            write_smpl_files(tmp, seed=0)
-            human_model_dir = tmp
-        scene = render_example(human_model_dir)
+    with model_dir_or_synthetic(human_model_dir) as model_dir:
+        scene = render_example(model_dir)
     img_path = atomic_write_bytes(out_dir / "input.jpg", encode_jpg(scene.image, JPEG_QUALITY))
     box_path = atomic_write_bytes(out_dir / "input_bbox.json", bbox_json(scene.bbox).encode())
     return img_path, box_path
