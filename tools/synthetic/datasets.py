@@ -14,7 +14,8 @@ Optionally (``save_masks=True``, ``--save_masks``) each dataset folder also gets
 map per image (0 = background, k = visible pixels of the k-th person drawn) and ``index.json`` mapping
 ``str(image_id)`` to the mask file and ``{str(ann_id): label}``.  The readers never look at it.
 
-CLI: ``python -m tools.synthetic.datasets --data_dir DIR --model_dir DIR [--names ...] [--seed N] [--size test|small]``
+CLI: ``python -m tools.synthetic.datasets --data_dir DIR --model_dir DIR [--names ...] [--seed N]
+[--size test|small|large]``
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ from tools.synthetic.dataset_kit.pw3d import write_pw3d
 __all__ = ["DATASET_NAMES", "H36M_JOINTS", "MUCO_JOINTS", "SIZES", "main", "write_datasets"]
 
 DATASET_NAMES = ("Human36M", "MuCo", "MSCOCO", "PW3D", "FreiHAND")
-SIZES = ("test", "small")
+SIZES = ("test", "small", "large")
 
 _WRITERS: dict[str, Callable[[Generator, str, np.random.Generator], Path]] = {
     "Human36M": write_human36m,
@@ -56,7 +57,8 @@ def write_datasets(data_dir: str | Path, model_dir: str | Path, names: Sequence[
         model_dir: folder with the SMPL/MANO ``.pkl`` files and the two body regressors (``.npy``).
         names: datasets to write (any subset of ``DATASET_NAMES``).
         seed: every dataset is deterministic for (seed, dataset name, size).
-        size: ``"test"`` (a handful of samples per split) or ``"small"`` (about 10x more).
+        size: ``"test"`` (a handful of samples per split), ``"small"`` (about 10x more) or ``"large"`` (thousands of
+            training samples: 3000 Human36M and 1000 MSCOCO training images; test splits as ``"small"``).
         save_masks: also write per-image label maps under ``data_dir/X/synthetic_masks/``.
     Returns:
         ``{name: data_dir/name}`` for the datasets written.

@@ -46,8 +46,10 @@ def save_jpg(path: Path, image_rgb: np.ndarray) -> None:
         raise OSError(f"could not write {path}")
 
 
-def sizes(size: str, test: int, small: int) -> int:
-    """The count for the ``"test"`` or the ``"small"`` dataset size."""
+def sizes(size: str, test: int, small: int, large: int | None = None) -> int:
+    """The count for the ``"test"``, ``"small"`` or ``"large"`` dataset size (``large`` default: 10x ``small``)."""
+    if size == "large":
+        return 10 * small if large is None else large
     return test if size == "test" else small
 
 

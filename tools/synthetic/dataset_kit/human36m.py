@@ -61,9 +61,9 @@ def _h36m_plan(size: str, rng: np.random.Generator) -> dict[int, list[tuple[int,
     for subject in _H36M_TRAIN + _H36M_TEST:
         is_test = subject in _H36M_TEST
         modulus = 64 if is_test else 5  # the reader keeps frames at multiples of its sampling step
-        n_keep = sizes(size, 2 if (is_test or subject == 1) else 1, 12 if is_test else 8)
-        n_drop = sizes(size, 1 if subject in (1, 5, 9, 11) else 0, 3)
-        multiples = rng.choice(np.arange(0, 40), size=n_keep, replace=False) * modulus
+        n_keep = sizes(size, 2 if (is_test or subject == 1) else 1, 12 if is_test else 8, 12 if is_test else 600)
+        n_drop = sizes(size, 1 if subject in (1, 5, 9, 11) else 0, 3, 3)
+        multiples = rng.choice(np.arange(0, max(40, 2 * n_keep)), size=n_keep, replace=False) * modulus
         others = []
         while len(others) < n_drop:
             f = int(rng.integers(1, 40 * modulus))

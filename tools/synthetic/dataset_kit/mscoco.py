@@ -131,7 +131,8 @@ def write_mscoco(gen: Generator, size: str, rng: np.random.Generator) -> Path:
     rootnet = []
     ann_id = 500000
     for split in ("train", "val"):
-        n_images = sizes(size, 3 if split == "train" else 2, 30 if split == "train" else 20)
+        n_images = sizes(size, 3 if split == "train" else 2, 30 if split == "train" else 20,
+                         1000 if split == "train" else 20)
         images, annotations = [], []
         for k in range(n_images):
             image_id = (100000 if split == "train" else 200000) + 17 * k + 3

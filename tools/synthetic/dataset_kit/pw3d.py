@@ -75,7 +75,7 @@ def write_pw3d(gen: Generator, size: str, rng: np.random.Generator) -> Path:
     for split, sequences in _PW3D_SEQUENCES.items():
         images, annotations = [], []
         for sequence, n_persons, n_frames in sequences:
-            n_frames = sizes(size, n_frames, 10 * n_frames)
+            n_frames = sizes(size, n_frames, 10 * n_frames, 10 * n_frames)
             focal, princpt = sample_intrinsics(rng, _PW3D_SIZE, (480, 520), 0, 5)
             genders = ["male", "female"] if n_persons == 2 else [("female", "male")[int(rng.integers(2))]]
             shapes = [sample_body_shape(rng, big=(p == 0 and sequence.startswith("downtown"))) for p in
