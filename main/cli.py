@@ -66,6 +66,11 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
     """Build a :class:`Config` from parsed CLI arguments (only flags that were given override defaults)."""
+    return make_config(**config_overrides(args, **extra))
+
+
+def config_overrides(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """The :class:`Config` fields that parsed CLI arguments set (flags given, plus ``extra``), by name."""
     names = {f.name for f in dataclasses.fields(Config)} - {"overrides"}
     overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
     if getattr(args, "gpu", None):
@@ -75,7 +80,7 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> Config:
     if getattr(args, "continue_train", False):
         overrides["continue_train"] = True
     overrides.update(extra)
-    return make_config(**overrides)
+    return overrides
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:

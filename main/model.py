@@ -191,7 +191,8 @@ class I2LMeshNet(nn.Module):
     def forward(self, inputs: dict, targets: dict, meta_info: dict, mode: str) -> dict[str, torch.Tensor]:
         """``mode='train'``: dict of unreduced losses; ``mode='test'``: the outputs ``joint_coord_img`` (B, J, 3) and
         ``mesh_coord_img`` (B, V, 3) in hm units and, in the param stage, ``mesh_coord_cam`` (B, V, 3), root-relative,
-        metres (SMPL) / millimetres (MANO).
+        metres (SMPL) / millimetres (MANO), with the parameters it comes from, ``pose_param`` (B, 72 / 48)
+        axis-angle and ``shape_param`` (B, 10).
 
         Only what the stage and mode need is computed: no joint regression from the lixel mesh in lixel-stage
         testing, only the regressor's vertices in param-stage training.
@@ -209,7 +210,8 @@ class I2LMeshNet(nn.Module):
             return self.losses(out, targets, meta_info)
         result = {"joint_coord_img": out["joint_coord_img"], "mesh_coord_img": out["mesh_coord_img"]}
         if param:
-            result["mesh_coord_cam"] = out["mesh_coord_cam"]
+            for key in ("mesh_coord_cam", "pose_param", "shape_param"):
+                result[key] = out[key]
         return result
 
     def losses(self, out: dict, targets: dict, meta_info: dict) -> dict[str, torch.Tensor]:

@@ -1,10 +1,11 @@
-"""Benchmarks: data-loader throughput per training set, and network step time.
+"""Benchmarks: data-loader throughput per training set, network step time, and the video demo's frames per second.
 
     python tools/benchmark.py loader                       # synthetic data (generated into a temp folder)
     python tools/benchmark.py loader --data_dir data --human_model_dir common/utils/human_model_files
     python tools/benchmark.py workers [--records 300000] [--workers 2] [--contexts fork spawn]
     python tools/benchmark.py model [--batch_size 16] [--amp bf16 fp16] [--recompute] [--compile] [--threads N]
                                     [--profile] [--json FILE]
+    python tools/benchmark.py demo [--frames 30] [--amp fp32 bf16] [--detect_every 5] [--detector NAME] [--json FILE]
 
 ``loader``: for each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read,
 augmentation, crop, SMPL/MANO target generation, voxelisation) in this single process, i.e. the throughput of ONE
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--recompute", action="store_true",
                        help="also measure the fast configurations with activation recomputation (less memory)")
     model.add_argument("--configs", nargs="+", choices=CONFIGS, default=None,
-                       help="measure only these configurations (plain_fp32 is always measured first, except with --profile)")
+                       help="measure only these configurations (plain_fp32 is always measured first, except with "
+                            "--profile)")
     model.add_argument("--threads", type=int, default=None,
                        help="torch threads in the measuring processes (default: torch's default)")
     model.add_argument("--huge_pages", choices=("fast", "all", "none"), default="fast",
@@ -126,8 +128,25 @@ def main(argv: list[str] | None = None) -> int:
                             "per stage, instead of the timings")
     model.add_argument("--json", type=Path, default=None,
                        help='write {"body": {"plain_fp32": {...}, "fast_fp32": {...}, ...}, "hand": {...}}')
+    demo = sub.add_parser("demo", help="frames per second of the video demo, per stage (tools/demo_benchmark.py)")
+    demo.add_argument("--frames", type=int, default=30)
+    demo.add_argument("--amp", nargs="+", choices=("fp32", "bf16", "fp16"), default=["fp32", "bf16"])
+    demo.add_argument("--detect_every", type=int, default=5)
+    demo.add_argument("--detector", default="fasterrcnn_resnet50_fpn", help="person detector timed in 'detect' runs")
+    demo.add_argument("--test_batch_size", type=int, default=16)
+    demo.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    demo.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
 
+    if args.what == "demo":
+        from tools.demo_benchmark import print_table, run_demo_benchmark
+
+        results = run_demo_benchmark(args.frames, args.amp, args.detect_every, args.detector, args.threads,
+                                     args.test_batch_size)
+        print_table(results)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     if args.what == "workers":
         return worker_memory.main_with_args(args)
     if args.what == "model":

@@ -55,3 +55,25 @@ def make_grad_scaler(device: torch.device | str, amp: str | None) -> torch.amp.G
     """Loss scaler for ``amp``: enabled for fp16 only (``scaler.scale(loss)`` is then the identity otherwise)."""
     device_type = torch.device(device).type
     return torch.amp.GradScaler(device_type, enabled=amp_dtype(amp) == torch.float16)
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether the CPU has bf16 instructions (the ``avx512_bf16`` or ``amx_bf16`` flag of Linux's /proc/cpuinfo,
+    or of ``cpuinfo`` text); None where that cannot be read (other systems)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return None
+    flags = set(cpuinfo.split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def slow_amp_warning(device: torch.device | str, amp: str | None, cpuinfo: str | None = None) -> str | None:
+    """A warning line when ``--amp bf16`` runs on a CPU without bf16 instructions, where PyTorch emulates it and
+    runs many times slower than fp32; None otherwise."""
+    if amp != "bf16" or torch.device(device).type != "cpu" or cpu_has_native_bf16(cpuinfo) is not False:
+        return None
+    return ("--amp bf16 on a CPU without bf16 instructions (no AVX512-BF16 / AMX-BF16): PyTorch emulates it, many "
+            "times slower than fp32; drop --amp (fp32) on this machine")

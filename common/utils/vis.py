@@ -190,15 +190,20 @@ class MeshRenderer:
         return f"pyrender ({os.environ.get('PYOPENGL_PLATFORM', 'default platform')})"
 
     def render(self, meshes: Sequence[Mesh], focal: Sequence[float], princpt: Sequence[float],
-               background: np.ndarray) -> RenderResult:
-        """Render ``meshes`` (each (verts_cam (V, 3) metres, faces (F, 3))) over ``background`` (H, W, 3) uint8 RGB."""
+               background: np.ndarray, colors: Sequence[Sequence[float]] | None = None) -> RenderResult:
+        """Render ``meshes`` (each (verts_cam (V, 3) metres, faces (F, 3))) over ``background`` (H, W, 3) uint8 RGB.
+
+        ``colors``: one RGB base colour in [0, 1] per mesh (default: :data:`MESH_COLOR` for all)."""
         background = np.asarray(background, dtype=np.uint8)
+        colors = [tuple(MESH_COLOR)] * len(meshes) if colors is None else [tuple(c) for c in colors]
+        if len(colors) != len(meshes):
+            raise ValueError(f"render: {len(colors)} colours for {len(meshes)} meshes")
         if not meshes:
             return RenderResult(image=background.copy(), depth=np.full(background.shape[:2], np.inf),
                                 renderer=self.name)
         if self.backend != "numpy" and self.fallback_reason is None:
             try:
-                return self._render_pyrender(meshes, focal, princpt, background)
+                return self._render_pyrender(meshes, focal, princpt, background, colors)
             except Exception as exc:  # OpenGL reports a missing library/context with many exception types
                 if self.backend == "pyrender":
                     raise RuntimeError(
@@ -207,7 +212,7 @@ class MeshRenderer:
                         f"renderer") from exc
                 self.fallback_reason = f"{type(exc).__name__}: {exc}"
                 print(f"pyrender is not usable here ({self.fallback_reason}); rendering with the NumPy rasteriser")
-        return self._render_numpy(meshes, focal, princpt, background)
+        return self._render_numpy(meshes, focal, princpt, background, colors)
 
     def close(self) -> None:
         if self._gl_renderer is not None:
@@ -222,7 +227,8 @@ class MeshRenderer:
         self.close()
 
     # ----- backends ----------------------------------------------------------------------------------------------
-    def _render_pyrender(self, meshes: Sequence[Mesh], focal, princpt, background: np.ndarray) -> RenderResult:
+    def _render_pyrender(self, meshes: Sequence[Mesh], focal, princpt, background: np.ndarray,
+                         colors: Sequence[tuple]) -> RenderResult:
         choose_gl_platform()
         import pyrender  # noqa: PLC0415 - imported only when rendering (OpenGL platform set just above)
         import trimesh  # noqa: PLC0415
@@ -232,10 +238,10 @@ class MeshRenderer:
         znear = float(min(0.05, max(all_z.min(), 1e-3) * 0.5))
         zfar = float(max(100.0, all_z.max() * 1.5))
         scene = pyrender.Scene(ambient_light=(0.3, 0.3, 0.3), bg_color=(0.0, 0.0, 0.0, 0.0))
-        material = pyrender.MetallicRoughnessMaterial(metallicFactor=0.0, alphaMode="OPAQUE",
-                                                      baseColorFactor=(*MESH_COLOR, 1.0))
         flip = trimesh.transformations.rotation_matrix(np.pi, [1.0, 0.0, 0.0])
-        for verts, faces in meshes:
+        for (verts, faces), color in zip(meshes, colors):
+            material = pyrender.MetallicRoughnessMaterial(metallicFactor=0.0, alphaMode="OPAQUE",
+                                                          baseColorFactor=(*color, 1.0))
             mesh = trimesh.Trimesh(np.asarray(verts, dtype=np.float64), np.asarray(faces), process=False)
             mesh.apply_transform(flip)
             scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=False), "mesh")
@@ -259,12 +265,13 @@ class MeshRenderer:
         return RenderResult(image=image, depth=np.where(covered, depth, np.inf).astype(np.float64),
                             renderer=self.name)
 
-    def _render_numpy(self, meshes: Sequence[Mesh], focal, princpt, background: np.ndarray) -> RenderResult:
+    def _render_numpy(self, meshes: Sequence[Mesh], focal, princpt, background: np.ndarray,
+                      colors: Sequence[tuple]) -> RenderResult:
         from common.utils.raster import render_meshes  # noqa: PLC0415 - the project's one software rasteriser
 
         height, width = background.shape[:2]
-        colour = tuple(255.0 * c for c in MESH_COLOR)
         supersample = 2 if height * width <= 4_000_000 else 1
-        image, _, depth = render_meshes([(v, f, colour) for v, f in meshes], focal, princpt, (height, width),
+        scene = [(v, f, tuple(255.0 * c for c in color)) for (v, f), color in zip(meshes, colors)]
+        image, _, depth = render_meshes(scene, focal, princpt, (height, width),
                                         background, supersample=supersample)
         return RenderResult(image=image, depth=depth, renderer="numpy")

@@ -1,5 +1,5 @@
-"""From network outputs to the demo's files: image- and camera-space meshes, drawings, renderings, OBJ files,
-written all or nothing (docs/demo.md)."""
+"""From network outputs to the single-image demo's files: image- and camera-space meshes, drawings, renderings and
+OBJ files (docs/demo.md)."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,6 @@ from typing import Sequence
 
 import numpy as np
 
-from common.logger import report_removed_temporaries
-from common.utils.io import atomic_write_bytes
 from common.utils.transforms import cam2pixel, lixel_to_image, pixel2cam
 from common.utils.vis import (
     SIDE_VIEW_BACKGROUND,
@@ -22,6 +20,7 @@ from common.utils.vis import (
     side_view,
 )
 from main.predictor.errors import DemoError
+from main.predictor.hands import mirror_points_img
 
 
 @dataclass
@@ -39,21 +38,29 @@ def map_person_outputs(mesh_hm: np.ndarray, bb2img: np.ndarray, root_depth: floa
                        princpt: Sequence[float], root_weights: np.ndarray, bbox_3d_size: float,
                        mesh_cam_rel: np.ndarray | None = None, cam_unit_per_m: float = 1.0,
                        input_img_shape: tuple[int, int] = (256, 256),
-                       output_hm_shape: tuple[int, int, int] = (64, 64, 64)) -> PersonMesh:
+                       output_hm_shape: tuple[int, int, int] = (64, 64, 64),
+                       mirrored_width: int | None = None) -> PersonMesh:
     """Network outputs of one person -> image and camera space.
 
     ``mesh_hm``: (V, 3) lixel mesh, hm units; ``bb2img``: (2, 3) crop -> image affine; ``root_depth`` metres;
     ``root_weights``: (V,) regressor row of the root joint (SMPL J_regressor row 0 / MANO wrist);
     ``bbox_3d_size`` metres (2 body, 0.3 hand); ``mesh_cam_rel``: (V, 3) root-relative param mesh in the model's
     unit, ``cam_unit_per_m`` units per metre (1 SMPL, 1000 MANO).  The root's (x, y) comes from the lixel mesh.
+    ``mirrored_width``: the image width when the crop was cut from the mirrored image (a left hand seen by the
+    right-handed model): image x -> W - 1 - x and the param mesh x -> -x (docs/hands.md).
     """
     lixel_img = lixel_to_image(mesh_hm, bb2img, bbox_3d_size, input_img_shape, output_hm_shape).astype(np.float64)
+    if mirrored_width is not None:
+        lixel_img = mirror_points_img(lixel_img, mirrored_width)
     root_uv = np.asarray(root_weights, dtype=np.float64) @ lixel_img[:, :2]
     root_cam = pixel2cam(np.array([[root_uv[0], root_uv[1], root_depth]]), focal, princpt)[0]
     lixel_cam = pixel2cam(lixel_img + np.array([0.0, 0.0, root_depth]), focal, princpt)
     param_cam = None
     if mesh_cam_rel is not None:
-        param_cam = np.asarray(mesh_cam_rel, dtype=np.float64) / cam_unit_per_m + root_cam
+        param_rel = np.asarray(mesh_cam_rel, dtype=np.float64) / cam_unit_per_m
+        if mirrored_width is not None:
+            param_rel = param_rel * np.array([-1.0, 1.0, 1.0])
+        param_cam = param_rel + root_cam
     return PersonMesh(lixel_img=lixel_img, lixel_cam=lixel_cam, root_cam=root_cam, param_cam=param_cam)
 
 
@@ -91,25 +98,3 @@ def check_out_dir(out_dir: Path) -> None:
     except OSError as exc:
         raise DemoError(f"output folder {out_dir.resolve()} cannot be written ({exc.strerror or exc}): choose "
                         f"another with --out_dir or fix its permissions") from exc
-
-
-def write_outputs(out_dir: Path, files: dict[str, bytes]) -> dict[str, Path]:
-    """Write every file atomically (temporary file + rename) into ``out_dir``; returns name -> path.
-
-    Temporaries that killed earlier runs left in ``out_dir`` (on this host) are removed first, and named.
-
-    If one write fails, the files this call already wrote are removed again, so a run leaves all of its outputs
-    or none (no file is ever partial).
-    """
-    check_out_dir(out_dir)
-    report_removed_temporaries(out_dir, print)
-    written: dict[str, Path] = {}
-    try:
-        for name, data in files.items():
-            written[name] = atomic_write_bytes(out_dir / name, data)
-    except OSError as exc:
-        for path in written.values():
-            path.unlink(missing_ok=True)
-        raise DemoError(f"writing {name} into {out_dir.resolve()} failed ({exc}); nothing was kept: check the free "
-                        f"space and permissions or choose another --out_dir") from exc
-    return written

@@ -1,12 +1,9 @@
-"""The people of a demo image: boxes (given, from a detections file or the person detector), their processed crops
-and root depths (docs/demo.md)."""
+"""Where the demo's people come from: given boxes, detection and keypoint files, the person detector or Keypoint
+R-CNN for hands; and the root depth of a box (docs/demo.md#finding-people)."""
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -14,26 +11,24 @@ import numpy as np
 import torch
 
 from common.config import ROOT_DIR
-from common.utils.preprocessing import get_affine_transforms, require_bbox
+from common.utils.stopwatch import StageTimes
+from main.predictor.detections_json import read_detections_json, read_keypoints_json
 from main.predictor.errors import DemoError
+from main.predictor.finders import (
+    Candidate,
+    CombinedFinder,
+    DetectorFinder,
+    Finder,
+    FixedFinder,
+    HandFinder,
+    TableFinder,
+    keypoints_from_detector,
+    keypoints_from_table,
+)
+from main.predictor.inputs import InputSource, check_table_keys
 
 DEMO_DIR = ROOT_DIR / "demo"
 REAL_BOX_SIDE_M = {False: 2.0, True: 0.3}  # RootNet's 3D box side: 2 m x 2 m body, 0.3 m x 0.3 m hand
-
-
-@dataclass
-class Person:
-    """One person: ``bbox`` raw (x, y, w, h) px; ``bbox_proc`` processed (square, x1.25); ``img2bb`` / ``bb2img``
-    (2, 3) crop affines; ``root_depth`` metres; ``score`` (detector / json, None for --bbox); ``source`` text."""
-
-    bbox: np.ndarray
-    bbox_proc: np.ndarray
-    img2bb: np.ndarray
-    bb2img: np.ndarray
-    root_depth: float
-    depth_source: str
-    score: float | None
-    source: str
 
 
 def estimate_root_depth(bbox_proc: Sequence[float], focal: Sequence[float], is_hand: bool) -> float:
@@ -47,7 +42,8 @@ def estimate_root_depth(bbox_proc: Sequence[float], focal: Sequence[float], is_h
     return math.sqrt(float(focal[0]) * float(focal[1]) * REAL_BOX_SIDE_M[is_hand] ** 2 / area)
 
 
-def _check_box(box: Sequence[float], width: int, height: int, name: str) -> np.ndarray:
+def check_box(box: Sequence[float], width: int, height: int, name: str) -> np.ndarray:
+    """``box`` (x, y, w, h) as float64, or a :class:`DemoError` naming it when it is not a box of the image."""
     box = np.asarray(box, dtype=np.float64)
     if box.shape != (4,) or not np.isfinite(box).all():
         raise DemoError(f"{name}: expected 4 finite numbers x y w h, got {box.tolist()}")
@@ -61,91 +57,77 @@ def _check_box(box: Sequence[float], width: int, height: int, name: str) -> np.n
     return box
 
 
-def read_bbox_json(path: Path, is_hand: bool, det_thresh: float) -> list[tuple[np.ndarray, float | None]]:
-    """Boxes from a COCO-style detections file: a list of dicts with ``bbox`` [x, y, w, h] and optionally ``score``
-    and ``category_id``.  Kept: score >= ``det_thresh`` (when given) and, for the body, category 1 (person)."""
-    if not path.is_file():
-        raise DemoError(f"--bbox_json {path}: file not found")
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DemoError(f"--bbox_json {path}: cannot be read as JSON ({exc})") from exc
-    entries = [entries] if isinstance(entries, dict) else entries
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and "bbox" in e for e in entries):
-        raise DemoError(f"--bbox_json {path}: expected a list of objects each with a 'bbox': [x, y, w, h]")
-    boxes = []
-    for i, entry in enumerate(entries):
-        try:
-            score = None if entry.get("score") is None else float(entry["score"])
-            box = np.asarray(entry["bbox"], dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DemoError(f"--bbox_json {path}, entry {i + 1}: 'bbox' must be 4 numbers and 'score' a number "
-                            f"({exc})") from exc
-        if (score is not None and score < det_thresh) or (not is_hand and entry.get("category_id", 1) != 1):
-            continue
-        boxes.append((box, score))
-    if not boxes:
-        raise DemoError(f"--bbox_json {path}: no box with score >= --det_thresh {det_thresh}"
-                        + ("" if is_hand else " and category_id 1 (person)"))
-    return boxes
+def _person_detector(args: argparse.Namespace, device: torch.device, times: StageTimes):
+    from common.detector import build_person_detector, detect_people  # noqa: PLC0415 - torchvision detection
+
+    with times("detector load"):
+        model = build_person_detector(args.detector_weights, args.det_thresh, device, name=args.detector)
+
+    def detect(image: np.ndarray) -> list:
+        with times("detect"):
+            return [(np.asarray(d.bbox), d.score) for d in detect_people(model, image, args.det_thresh, device)]
+
+    return detect
 
 
-def crop_transforms(bbox_proc: np.ndarray, input_img_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(img2bb, bb2img) (2, 3) float32 of the test-time crop of a processed box (scale 1, no rotation or flip): the
-    transforms :func:`generate_patch_image` uses, without warping the image."""
-    x, y, w, h = (float(v) for v in bbox_proc)
-    return get_affine_transforms(x + 0.5 * w, y + 0.5 * h, w, h, input_img_shape, 1.0, 0.0)
+def _keypoint_detector(args: argparse.Namespace, device: torch.device, times: StageTimes):
+    from common.detector import build_keypoint_detector, detect_keypoints  # noqa: PLC0415
+
+    with times("detector load"):
+        model = build_keypoint_detector(args.keypoint_weights, args.det_thresh, device)
+
+    def detect(image: np.ndarray) -> list:
+        with times("detect"):
+            return detect_keypoints(model, image, args.det_thresh, device)[:args.max_people]
+
+    return detect
 
 
-def _detect(args: argparse.Namespace, img: np.ndarray, device: torch.device, timings: dict) -> list:
-    from common.detector import DetectorWeightsError, build_person_detector, detect_people  # noqa: PLC0415
-
-    start = time.perf_counter()
-    try:
-        detector = build_person_detector(args.detector_weights, args.det_thresh, device)
-    except DetectorWeightsError as exc:
-        if Path(args.img).resolve() == (DEMO_DIR / "input.jpg").resolve():
-            raise DetectorWeightsError(f"{exc} (for the shipped example: --bbox_json "
-                                       f"{DEMO_DIR / 'input_bbox.json'})") from exc
-        raise
-    timings["detector load"] = time.perf_counter() - start
-    start = time.perf_counter()
-    found = detect_people(detector, img, args.det_thresh, device)
-    timings["detector"] = time.perf_counter() - start
-    if not found:
-        raise DemoError(f"no person found in {args.img} with score >= --det_thresh {args.det_thresh}: lower "
-                        f"--det_thresh or give the boxes with --bbox x y w h")
-    return [(np.asarray(d.bbox), d.score) for d in found[:args.max_people]]
+def _keypoints(args: argparse.Namespace, source: InputSource, device: torch.device, times: StageTimes):
+    if args.keypoints_json is not None:
+        table = read_keypoints_json(args.keypoints_json, args.det_thresh)
+        check_table_keys(table, source, "--keypoints_json", args.keypoints_json)
+        return keypoints_from_table(table, single_image=source.kind == "image")
+    return keypoints_from_detector(_keypoint_detector(args, device, times), args.detect_every)
 
 
-def resolve_people(args: argparse.Namespace, img: np.ndarray, focal: Sequence[float], is_hand: bool,
-                   input_img_shape: tuple[int, int], device: torch.device, timings: dict) -> list[Person]:
-    """Boxes from --bbox, then --bbox_json; without both, from the person detector.  Each box is processed, cropped
-    (scale 1, no rotation or flip) and given a root depth (--root_depth, or :func:`estimate_root_depth`)."""
-    height, width = img.shape[:2]
-    raw = [(np.asarray(b, dtype=np.float64), None, f"--bbox #{i + 1}") for i, b in enumerate(args.bbox or [])]
-    if args.bbox_json is not None:
-        raw += [(b, s, f"--bbox_json entry {i + 1}")
-                for i, (b, s) in enumerate(read_bbox_json(args.bbox_json, is_hand, args.det_thresh))]
-    if not raw:
-        if is_hand:
-            raise DemoError("the hand model needs hand boxes: give them with --bbox x y w h or --bbox_json FILE "
-                            "(the person detector finds bodies, not hands)")
-        raw = [(b, s, f"detection {i + 1}") for i, (b, s) in enumerate(_detect(args, img, device, timings))]
-    depths = args.root_depth
-    if depths is not None and len(depths) not in (1, len(raw)):
-        raise DemoError(f"--root_depth: {len(depths)} values for {len(raw)} boxes; give one value or one per box")
-    people = []
-    for k, (box, score, name) in enumerate(raw):
-        box = _check_box(box, width, height, name)
-        try:
-            proc = require_bbox(box, width, height, input_img_shape[1] / input_img_shape[0])
-        except ValueError as exc:
-            raise DemoError(f"{name}: {exc}") from exc
-        img2bb, bb2img = crop_transforms(proc, input_img_shape)
-        if depths is not None:
-            depth, how = float(depths[0] if len(depths) == 1 else depths[k]), "--root_depth"
-        else:
-            depth, how = estimate_root_depth(proc, focal, is_hand), "estimated from the box"
-        people.append(Person(box, proc, img2bb, bb2img, depth, how, score, name))
-    return people
+def make_finder(args: argparse.Namespace, source: InputSource, main_kind: str, with_hands: bool,
+                device: torch.device, times: StageTimes, person_detect=None) -> Finder:
+    """The finder of the run: bodies (body snapshot) and/or hands (hand snapshot, or ``--hand_model_path``).
+
+    Boxes: ``--bbox`` (one image), then ``--bbox_json``; without them, bodies from the person detector (or, with
+    hands, from the keypoint detections) and hands from body keypoints (``--keypoints_json`` or Keypoint R-CNN).
+    Detection files are read and checked against the input here, before any network is built.  ``person_detect``
+    (image -> [(bbox, score)]) replaces the person detector (benchmarks time a detector that way)."""
+    is_hand = main_kind == "hand"
+    given: list[Candidate] = []
+    for k, box in enumerate(args.bbox or []):
+        given.append(Candidate(main_kind, np.asarray(box, dtype=np.float64), None, True if is_hand else None,
+                               f"--bbox #{k + 1}"))
+    if given:
+        finders: list[Finder] = [FixedFinder(given)]
+    elif args.bbox_json is not None:
+        table = read_detections_json(args.bbox_json, args.det_thresh, is_hand)
+        check_table_keys(table, source, "--bbox_json", args.bbox_json)
+        finders = [TableFinder(table, main_kind, "--bbox_json", single_image=source.kind == "image")]
+    elif is_hand or with_hands:
+        finders = []  # people come with their keypoints below (Keypoint R-CNN finds the bodies too)
+    else:
+        detect = person_detect or _person_detector(args, device, times)
+        finders = [DetectorFinder(detect, args.detect_every, args.max_people)]
+    if not finders or with_hands:
+        finders.append(HandFinder(_keypoints(args, source, device, times), sides=args.hands,
+                                  with_bodies=with_hands and not finders))
+    return finders[0] if len(finders) == 1 else CombinedFinder(finders)
+
+
+def check_image_people(candidates: list[Candidate], args: argparse.Namespace, path: Path, kinds: set[str]) -> None:
+    """One image without anyone to run: a clear error before the network is built."""
+    if any(c.kind in kinds for c in candidates):
+        return
+    if "hand" in kinds and "body" not in kinds:
+        raise DemoError(f"no {'' if args.hands == 'both' else args.hands + ' '}hand found in {path} (--hands "
+                        f"{args.hands}, --det_thresh {args.det_thresh}): give hand boxes with --bbox x y w h, "
+                        f"keypoints with --keypoints_json, or lower --det_thresh")
+    raise DemoError(f"no person found in {path} with score >= --det_thresh {args.det_thresh}: lower --det_thresh "
+                    f"or give the boxes with --bbox x y w h or --bbox_json FILE")

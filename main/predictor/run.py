@@ -1,82 +1,43 @@
-"""The single-image demo: command line, snapshot, people, network, outputs (docs/demo.md).
+"""The demo: an image, a folder of images or a video in; overlays, meshes and results files out (docs/demo.md).
 
-``run_demo(argv)`` is the whole demo (``demo/demo.py`` calls :func:`main`).  Units: every output mesh is in metres,
-camera space with OpenCV axes (x right, y down, z forward); the hand model's millimetre param mesh is converted.
-Images are RGB until encoded as BGR JPEGs (the original's demo swapped red and blue).
+``run_demo(argv)`` is the whole demo (``demo/demo.py`` calls :func:`main`).  Order: flags, input and detection files
+are checked first; then detectors and networks are built; then frames stream through the pipeline and every output
+is staged, moved into ``--out_dir`` only when the input has been read to its end.  Units: metres in camera space
+(OpenCV axes: x right, y down, z forward), pixels in the image.
 """
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from common.checkpoint import CheckpointInfo, inspect_checkpoint, load_checkpoint_file, load_network
-from common.config import STAGES, parse_gpu_ids
+from common.checkpoint import inspect_checkpoint, load_checkpoint_file
+from common.config import parse_gpu_ids
 from common.errors import run_reporting_user_errors
-from common.nets.inference import prepare_inference
-from common.nets.precision import autocast_context
-from common.utils.human_models import build_human_model
-from common.utils.preprocessing import generate_patch_image, load_img, to_input_tensor
+from common.logger import report_removed_temporaries
+from common.nets.precision import slow_amp_warning
+from common.utils.io import StagedFolder
+from common.utils.media import Frame
+from common.utils.stopwatch import StageTimes
 from common.utils.vis import MeshRenderer
-from main.cli import add_config_arguments, add_debug_argument, config_from_args, wants_debug
-from main.networks import build_model_from_config
+from main.cli import config_overrides, wants_debug
+from main.predictor.camera import VIRTUAL_FOCAL, Camera, resolve_camera
 from main.predictor.errors import DemoError
-from main.predictor.outputs import check_out_dir, make_output_files, map_person_outputs, write_outputs
-from main.predictor.people import DEMO_DIR, resolve_people
+from main.predictor.finders import FixedFinder
+from main.predictor.inputs import InputSource, open_input
+from main.predictor.options import build_parser, check_args, input_kind, smooth_options, track_options
+from main.predictor.outputs import check_out_dir, make_output_files
+from main.predictor.people import DEMO_DIR, check_box, check_image_people, make_finder
+from main.predictor.pipeline import FrameOutput, FramePipeline
+from main.predictor.predictor import Predictor
+from main.predictor.results import RunInfo
+from main.predictor.sinks import OutputOptions, RunWriter
 
-VIRTUAL_FOCAL = (1500.0, 1500.0)  # the original's virtual camera, pixels
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="I2L-MeshNet demo on one image (body or hand, from the snapshot).")
-    parser.add_argument("--gpu", type=str, default=None, help="GPU id, e.g. 0 (the first one is used); "
-                        "without CUDA the demo runs on the CPU")
-    parser.add_argument("--stage", choices=STAGES, default="param",
-                        help="param: lixel and param outputs (the original's six files); lixel: lixel outputs only")
-    parser.add_argument("--test_epoch", type=int, default=None, help="read snapshot_<N>.pth.tar from demo/")
-    parser.add_argument("--model_path", type=Path, default=None, help="snapshot file (instead of --test_epoch)")
-    parser.add_argument("--img", type=Path, default=DEMO_DIR / "input.jpg", help="input image (default demo/input.jpg)")
-    parser.add_argument("--out_dir", type=Path, default=Path("."), help="output folder (default: working directory)")
-    parser.add_argument("--bbox", type=float, nargs=4, action="append", metavar=("X", "Y", "W", "H"),
-                        help="person (or hand) box in pixels, top-left corner and size; repeat for several people")
-    parser.add_argument("--bbox_json", type=Path, default=None,
-                        help="COCO-style detections: a list of {'bbox': [x, y, w, h], 'score'?, 'category_id'?}")
-    parser.add_argument("--focal", type=float, nargs=2, default=None, metavar=("FX", "FY"),
-                        help=f"focal length in pixels (default: the virtual camera {VIRTUAL_FOCAL})")
-    parser.add_argument("--princpt", type=float, nargs=2, default=None, metavar=("CX", "CY"),
-                        help="principal point in pixels (default: the image centre)")
-    parser.add_argument("--root_depth", type=float, nargs="+", default=None,
-                        help="root depth in metres, one value or one per box (default: estimated from the box)")
-    parser.add_argument("--det_thresh", type=float, default=0.5,
-                        help="minimum detector / --bbox_json score of a person (default 0.5)")
-    parser.add_argument("--max_people", type=int, default=None, help="keep at most N detections (best first)")
-    parser.add_argument("--detector_weights", type=Path, default=None,
-                        help="Faster R-CNN state-dict file (default: torchvision's COCO_V1 file in the torch hub "
-                             "cache)")
-    parser.add_argument("--side_view", action="store_true", help="also write rendered_mesh_<stage>_side.jpg")
-    parser.add_argument("--renderer", choices=("auto", "pyrender", "numpy"), default="auto",
-                        help="auto: pyrender, or the NumPy rasteriser where OpenGL does not work")
-    add_debug_argument(parser)
-    add_config_arguments(parser)
-    return parser
-
-
-def _check_stage(info: CheckpointInfo, stage: str, path: Path) -> None:
-    if stage != "param":
-        return
-    fix = ("run the demo with --stage lixel, or train the param stage first "
-           "(cd main && python train.py --stage param --continue) and use its snapshot")
-    if not info.has_param_regressor:
-        raise DemoError(f"{path} has no param_regressor weights, which --stage param needs: {fix}")
-    if info.stage == "lixel":
-        raise DemoError(f"{path} is a lixel-stage snapshot ({info.stage_source} says so): its param_regressor "
-                        f"weights are untrained, so --stage param would show a random mesh; {fix}")
+__all__ = ["VIRTUAL_FOCAL", "run_demo", "main"]
 
 
 def _device(gpu: str | None) -> torch.device:
@@ -87,99 +48,169 @@ def _device(gpu: str | None) -> torch.device:
     return torch.device("cpu")
 
 
-def _config(args: argparse.Namespace, info: CheckpointInfo):
-    """The run's Config: the checkpoint's variant and ResNet depth, every other field from the flags."""
-    extra = {}
-    if info.is_hand and args.trainset_3d is None and args.trainset_2d is None and args.testset is None:
-        extra = {"trainset_3d": ("FreiHAND",), "trainset_2d": (), "testset": "FreiHAND"}
-    if args.resnet_type is None:
-        extra["resnet_type"] = info.resnet_type
-    try:
-        cfg = config_from_args(args, **extra)
-    except ValueError as exc:
-        raise DemoError(str(exc)) from exc
-    if cfg.is_hand != info.is_hand:
-        want = "hand (MANO)" if info.is_hand else "body (SMPL)"
-        raise DemoError(f"the snapshot is a {want} model but --trainset_3d/--trainset_2d/--testset select the "
-                        f"{'hand' if cfg.is_hand else 'body'} variant; drop those flags (the demo reads the "
-                        f"variant from the snapshot)")
-    return cfg
+def _camera_for(args: argparse.Namespace):
+    warned: set[str] = set()
+
+    def camera_for(frame: Frame) -> Camera:
+        height, width = frame.image.shape[:2]
+        camera, warning = resolve_camera(args.focal, args.fov, args.princpt, width, height, frame.focal_35mm)
+        if warning and warning not in warned:
+            warned.add(warning)
+            print(f"warning: {warning}")
+        return camera
+
+    return camera_for
 
 
-def run_demo(argv: Sequence[str] | None = None) -> dict[str, Path]:
-    """Run the demo with command-line arguments ``argv``; returns the written files (name -> path)."""
+def _predictors(args: argparse.Namespace, checkpoint: dict, device: torch.device,
+                times: StageTimes) -> dict[str, Predictor]:
+    model_path = _model_path(args)
+    overrides = config_overrides(args)
+    overrides.pop("stage", None)
+    with times("network load"):
+        main_predictor = Predictor(model_path, overrides, args.stage, device, checkpoint, times)
+        del checkpoint
+        print(f"Load checkpoint from {model_path} ({main_predictor.kind} model)")
+        predictors = {main_predictor.kind: main_predictor}
+        if args.hand_model_path is not None:
+            if main_predictor.kind != "body":
+                raise DemoError(f"--hand_model_path goes beside a body snapshot, but {model_path} is a hand model; "
+                                f"pass the hand snapshot with --model_path alone")
+            hands = Predictor(args.hand_model_path, overrides, args.stage, device, times=times)
+            if hands.kind != "hand":
+                raise DemoError(f"--hand_model_path {args.hand_model_path} is a body model; give a hand snapshot")
+            predictors["hand"] = hands
+            print(f"Load checkpoint from {args.hand_model_path} (hand model)")
+    return predictors
+
+
+def _model_path(args: argparse.Namespace) -> Path:
+    return args.model_path or DEMO_DIR / f"snapshot_{args.test_epoch}.pth.tar"
+
+
+def _read_snapshot(args: argparse.Namespace) -> tuple[dict, str]:
+    """The snapshot's contents and its kind ("body" / "hand", from its weights), before any network is built."""
+    path = _model_path(args)
+    checkpoint = load_checkpoint_file(path)
+    return checkpoint, "hand" if inspect_checkpoint(checkpoint, path).is_hand else "body"
+
+
+def _single_image_people(finder, source: InputSource, args: argparse.Namespace, kinds: set[str]) -> FixedFinder:
+    """The one image's candidates, found and checked before the networks are built."""
+    frame = next(source.frames())
+    height, width = frame.image.shape[:2]
+    candidates = finder.find(frame, 0) or []
+    check_image_people(candidates, args, source.path, kinds)
+    for c in candidates:
+        c.bbox = check_box(c.bbox, width, height, c.source)
+    depths = args.root_depth
+    if depths is not None:
+        if len(depths) not in (1, len(candidates)):
+            raise DemoError(f"--root_depth: {len(depths)} values for {len(candidates)} boxes; give one value or one "
+                            f"per box")
+        for k, c in enumerate(candidates):
+            c.root_depth = float(depths[0] if len(depths) == 1 else depths[k])
+    return FixedFinder(candidates)
+
+
+def run_demo(argv: Sequence[str] | None = None, times: StageTimes | None = None,
+             person_detect: Callable[[np.ndarray], list] | None = None) -> dict[str, Path]:
+    """Run the demo with command-line arguments ``argv``; returns the written files (name -> path).
+
+    ``times`` collects the seconds per stage (decode, detect, crop, network, smooth, render, encode ...);
+    ``person_detect`` (image -> [(bbox, score)]) replaces the person detector (the benchmark's timed stand-in)."""
     args = build_parser().parse_args(None if argv is None else list(argv))
-    timings: dict[str, float] = {}
-    for flag, values in (("--focal", args.focal), ("--root_depth", args.root_depth)):
-        if values is not None and not all(math.isfinite(v) and v > 0 for v in values):
-            raise DemoError(f"{flag} {values}: must be positive ({'pixels' if flag == '--focal' else 'metres'})")
-    if args.princpt is not None and not all(math.isfinite(v) for v in args.princpt):
-        raise DemoError(f"--princpt {args.princpt}: must be finite pixel coordinates")
-    if args.max_people is not None and args.max_people < 1:
-        raise DemoError(f"--max_people {args.max_people}: must be at least 1")
+    kind = input_kind(args)
+    check_args(args, kind)
     check_out_dir(args.out_dir)
-    try:
-        img = load_img(args.img)
-    except (FileNotFoundError, OSError) as exc:
-        raise DemoError(f"--img: {exc}; pass an existing JPEG/PNG image with --img PATH") from exc
-    height, width = img.shape[:2]
-    focal = tuple(args.focal) if args.focal else VIRTUAL_FOCAL
-    princpt = tuple(args.princpt) if args.princpt else (width / 2.0, height / 2.0)
-
-    if args.model_path is None and args.test_epoch is None:
-        raise DemoError("no snapshot given: pass --test_epoch N (reads demo/snapshot_N.pth.tar) or --model_path FILE")
-    model_path = args.model_path or DEMO_DIR / f"snapshot_{args.test_epoch}.pth.tar"
-    start = time.perf_counter()
-    ckpt = load_checkpoint_file(model_path)
-    print(f"Load checkpoint from {model_path}")
-    info = inspect_checkpoint(ckpt, model_path)
-    _check_stage(info, args.stage, model_path)
-    cfg = _config(args, info)
-    timings["checkpoint read"] = time.perf_counter() - start
+    times = times if times is not None else StageTimes()
+    source = open_input(args, kind)
+    checkpoint, main_kind = _read_snapshot(args)
+    kinds = {main_kind} | ({"hand"} if args.hand_model_path is not None else set())
     device = _device(args.gpu)
-
-    people = resolve_people(args, img, focal, info.is_hand, cfg.input_img_shape, device, timings)
-    for k, p in enumerate(people):
-        score = "" if p.score is None else f", score {p.score:.3f}"
-        print(f"person {k}: box {np.round(p.bbox, 1).tolist()} ({p.source}{score}), processed box "
-              f"{np.round(p.bbox_proc, 1).tolist()}, root depth {p.root_depth:.3f} m ({p.depth_source})")
-
-    start = time.perf_counter()
-    human_model = build_human_model(cfg.is_hand, cfg.human_model_dir)
-    model = build_model_from_config(cfg, human_model)
-    load_network(model, ckpt["network"], source=str(model_path))
-    del ckpt
-    model = model.to(device).eval()
-    if not cfg.exact:  # BatchNorm folded into the convolutions, conv weights in the --amp dtype
-        model = prepare_inference(model, cfg.amp)
-    timings["network load"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    crops = torch.stack([to_input_tensor(generate_patch_image(img, p.bbox_proc, 1.0, 0.0, False,
-                                                              cfg.input_img_shape)[0]) for p in people])
-    with torch.inference_mode(), autocast_context(device, cfg.amp):
-        out = model({"img": crops.to(device)}, {}, {}, "test")
-    timings["network"] = time.perf_counter() - start
-
-    root_weights = human_model.joint_regressor[human_model.root_joint_idx]
-    unit = human_model.param_unit_per_m
-    meshes = [map_person_outputs(
-        out["mesh_coord_img"][k].float().cpu().numpy(), p.bb2img, p.root_depth, focal, princpt, root_weights,
-        cfg.bbox_3d_size, out["mesh_coord_cam"][k].float().cpu().numpy() if args.stage == "param" else None,
-        unit, cfg.input_img_shape, cfg.output_hm_shape) for k, p in enumerate(people)]
-
-    start = time.perf_counter()
-    stages = ("lixel",) if args.stage == "lixel" else ("lixel", "param")
-    with MeshRenderer(args.renderer) as renderer:
-        files = make_output_files(np.clip(np.round(img), 0, 255).astype(np.uint8), meshes, human_model.face,
-                                  focal, princpt, stages, renderer, args.side_view)
+    warning = slow_amp_warning(device, config_overrides(args).get("amp"))
+    if warning:
+        print(f"warning: {warning}")
+    finder = make_finder(args, source, main_kind, args.hand_model_path is not None, device, times, person_detect)
+    if kind == "image":
+        finder = _single_image_people(finder, source, args, kinds)
+    predictors = _predictors(args, checkpoint, device, times)
+    del checkpoint
+    pipeline = FramePipeline(predictors, finder, _camera_for(args), track_options(args, kind), smooth_options(args),
+                             fps=source.fps, times=times)
+    info = RunInfo(input=str(source.path), input_kind=kind, kinds=tuple(sorted(kinds)), stage=args.stage,
+                   fps=source.fps, flags=_run_flags(args))
+    options = OutputOptions(save_mesh=args.save_mesh, mesh_format=args.mesh_format, side_view=args.side_view)
+    faces = {k: p.faces for k, p in predictors.items()}
+    report_removed_temporaries(args.out_dir, print)
+    with StagedFolder(args.out_dir) as stage, MeshRenderer(args.renderer) as renderer:
+        writer = RunWriter(stage, info, source.stem, faces, options, renderer, stride=args.stride, times=times)
+        try:
+            outputs = _stream(pipeline, source, writer, times)
+            if kind == "image":
+                _write_image_files(stage, outputs[0], predictors[main_kind], args, renderer, times)
+            writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
         print(f"Rendered with: {renderer.name}")
-    timings["rendering and drawing"] = time.perf_counter() - start
-    written = write_outputs(args.out_dir, files)
-    for name, path in written.items():
-        print(f"wrote {path}")
-    print("time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
+    written = {name: args.out_dir / name for name in stage.names}
+    print(f"wrote {len(written)} file(s) into {args.out_dir}: " + ", ".join(sorted(written)[:8])
+          + (" ..." if len(written) > 8 else ""))
+    print("time (s): " + times.line())
     return written
+
+
+def _stream(pipeline: FramePipeline, source: InputSource, writer: RunWriter, times: StageTimes) -> list[FrameOutput]:
+    """Every frame through the pipeline into the writer; keeps the outputs of a single image only."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    kept: list[FrameOutput] = []
+    show = source.kind != "image"
+    with tqdm(total=source.expected_frames, disable=not show, unit="frame", desc=source.path.name) as progress:
+        for out in pipeline.run(_timed_frames(source, times)):
+            writer.add(out)
+            if source.kind == "image":
+                kept.append(out)
+            progress.update(1)
+    return kept
+
+
+def _timed_frames(source: InputSource, times: StageTimes):
+    frames = source.frames()
+    while True:
+        with times("decode"):
+            frame = next(frames, None)
+        if frame is None:
+            return
+        yield frame
+
+
+def _write_image_files(stage: StagedFolder, out: FrameOutput, predictor: Predictor, args: argparse.Namespace,
+                       renderer: MeshRenderer, times: StageTimes) -> None:
+    """The single-image outputs: per stage a vertex drawing, a rendering (and side view) and one OBJ per person."""
+    people = [p for p in out.people if p.result.kind == predictor.kind]
+    for k, p in enumerate(people):
+        score = "" if p.result.score is None else f", score {p.result.score:.3f}"
+        print(f"person {k}: box {np.round(p.result.bbox, 1).tolist()}{score}, processed box "
+              f"{np.round(p.bbox_proc, 1).tolist()}, root depth {p.result.root_depth:.3f} m ({p.depth_source})")
+    stages = ("lixel",) if args.stage == "lixel" else ("lixel", "param")
+    image = np.clip(np.round(out.frame.image), 0, 255).astype(np.uint8)
+    with times("render"):
+        files = make_output_files(image, [p.mesh for p in people], predictor.faces, out.camera.focal,
+                                  out.camera.princpt, stages, renderer, args.side_view)
+    for name, data in files.items():
+        stage.write(name, data)
+
+
+def _run_flags(args: argparse.Namespace) -> dict:
+    """The flags that shape the results, as JSON values (for results.json's ``info``)."""
+    names = ("stage", "model_path", "hand_model_path", "test_epoch", "start", "end", "stride", "bbox_json",
+             "keypoints_json", "hands", "det_thresh", "detector", "detect_every", "iou_thresh", "max_missed", "smooth",
+             "smooth_min_cutoff", "smooth_beta", "fov", "amp", "exact")
+    flags = {n: getattr(args, n, None) for n in names}
+    flags["focal"] = list(args.focal) if isinstance(args.focal, tuple) else args.focal
+    return {k: str(v) if isinstance(v, Path) else v for k, v in flags.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

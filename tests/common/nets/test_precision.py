@@ -137,3 +137,15 @@ def test_make_optimizer_is_fused_adam_equal_to_the_reference():
     for p, r in zip(params, reference):
         torch.testing.assert_close(p, r, rtol=1e-6, atol=1e-7)
     assert set(opt.state_dict()["state"][0]) == set(ref.state_dict()["state"][0])  # step, exp_avg, exp_avg_sq
+
+
+def test_slow_bf16_warning_only_on_cpus_without_bf16_instructions():
+    from common.nets.precision import cpu_has_native_bf16, slow_amp_warning
+
+    plain = "flags\t\t: fpu sse2 avx2 avx512f\n"
+    assert cpu_has_native_bf16(plain) is False
+    assert cpu_has_native_bf16(plain + "flags : amx_bf16\n") and cpu_has_native_bf16("flags : avx512_bf16\n")
+    warning = slow_amp_warning("cpu", "bf16", plain)
+    assert "--amp bf16" in warning and "AVX512-BF16" in warning and "fp32" in warning
+    assert slow_amp_warning("cpu", "bf16", "flags : avx512_bf16") is None
+    assert slow_amp_warning("cpu", "fp32", plain) is None and slow_amp_warning("cuda", "bf16", plain) is None
