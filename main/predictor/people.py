@@ -74,11 +74,13 @@ def _keypoint_detector(args: argparse.Namespace, device: torch.device, times: St
     from common.detector import build_keypoint_detector, detect_keypoints  # noqa: PLC0415
 
     with times("detector load"):
-        model = build_keypoint_detector(args.keypoint_weights, args.det_thresh, device)
+        # the keypoint head runs on every kept detection, so --max_people is passed to the network itself
+        model = build_keypoint_detector(args.keypoint_weights, args.det_thresh, device,
+                                        max_people=args.max_people or 100)
 
     def detect(image: np.ndarray) -> list:
         with times("detect"):
-            return detect_keypoints(model, image, args.det_thresh, device)[:args.max_people]
+            return detect_keypoints(model, image, args.det_thresh, device)
 
     return detect
 
