@@ -20,7 +20,7 @@ from main.predictor.hands import hand_boxes
 class Candidate:
     """A box to run: ``kind`` "body" / "hand"; ``bbox`` (4,) x, y, w, h pixels; ``score`` or None; ``is_right``
     (hands) or None; ``source`` text for messages; ``person_bbox`` (4,) the body box a hand was found from;
-    ``track_id`` set for a box carried from a track's last prediction."""
+    ``track_id`` set for a box carried from a track's last prediction; ``root_depth`` metres (``--root_depth``)."""
 
     kind: str
     bbox: np.ndarray
@@ -29,6 +29,7 @@ class Candidate:
     source: str
     person_bbox: np.ndarray | None = None
     track_id: int | None = None
+    root_depth: float | None = None
 
 
 class Finder(Protocol):

@@ -38,6 +38,7 @@ def open_input(args: argparse.Namespace, kind: str) -> InputSource:
                                expected_frames=1)
         if kind == "folder":
             paths, skipped = list_images(args.img_dir)
+            _check_stems(paths, Path(args.img_dir))
             if skipped:
                 print(f"warning: {len(skipped)} file(s) in {args.img_dir} skipped (not images by their extension): "
                       + ", ".join(p.name for p in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
@@ -56,6 +57,16 @@ def open_input(args: argparse.Namespace, kind: str) -> InputSource:
                        lambda: iter_video(args.video, args.start, args.end, args.stride), fps=info.fps,
                        keys=None, frame_count=info.frame_count, frame_count_exact=info.frame_count_exact,
                        expected_frames=expected)
+
+
+def _check_stems(paths: list[Path], folder: Path) -> None:
+    """Outputs are named by the image's stem: two images of one stem (a.jpg, a.png) would write the same files."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise DemoError(f"--img_dir {folder}: {seen[path.stem].name} and {path.name} would both write "
+                            f"{path.stem}_overlay.jpg; rename one of them")
+        seen[path.stem] = path
 
 
 def _folder(paths: list[Path]) -> Iterator[Frame]:

@@ -120,8 +120,8 @@ def check_args(args: argparse.Namespace, kind: str) -> None:
             raise DemoError(f"{flag} {value}: must be at least {least}")
     if args.end is not None and args.end <= args.start:
         raise DemoError(f"--end {args.end}: must be greater than --start {args.start}")
-    if not 0.0 <= args.iou_thresh < 1.0:
-        raise DemoError(f"--iou_thresh {args.iou_thresh}: must be in [0, 1)")
+    if not 0.0 < args.iou_thresh <= 1.0:
+        raise DemoError(f"--iou_thresh {args.iou_thresh}: must be in (0, 1]")
     if args.smooth_min_cutoff <= 0 or args.smooth_beta < 0:
         raise DemoError("--smooth_min_cutoff must be positive and --smooth_beta non-negative")
     if kind != "image":
@@ -131,6 +131,9 @@ def check_args(args: argparse.Namespace, kind: str) -> None:
                                 f"--bbox_json (image_id = file name / frame index)")
     if kind != "video" and (args.start or args.end is not None or args.stride != 1):
         raise DemoError("--start, --end and --stride apply to --video")
+    if kind != "video" and args.detect_every != 1:
+        raise DemoError(f"--detect_every {args.detect_every} applies to --video: the photos of a folder are "
+                        f"unrelated, so no box can be carried from one to the next")
     if args.model_path is None and args.test_epoch is None:
         raise DemoError("no snapshot given: pass --test_epoch N (reads demo/snapshot_N.pth.tar) or --model_path FILE")
 

@@ -70,6 +70,18 @@ def _person_detector(args: argparse.Namespace, device: torch.device, times: Stag
     return detect
 
 
+def _person_detector_for(args: argparse.Namespace, source: InputSource, device: torch.device, times: StageTimes):
+    from common.detector import DetectorWeightsError  # noqa: PLC0415
+
+    try:
+        return _person_detector(args, device, times)
+    except DetectorWeightsError as exc:
+        if source.kind == "image" and source.path.resolve() == (DEMO_DIR / "input.jpg").resolve():
+            raise DetectorWeightsError(f"{exc} (for the shipped example: --bbox_json "
+                                       f"{DEMO_DIR / 'input_bbox.json'})") from exc
+        raise
+
+
 def _keypoint_detector(args: argparse.Namespace, device: torch.device, times: StageTimes):
     from common.detector import build_keypoint_detector, detect_keypoints  # noqa: PLC0415
 
@@ -85,12 +97,12 @@ def _keypoint_detector(args: argparse.Namespace, device: torch.device, times: St
     return detect
 
 
-def _keypoints(args: argparse.Namespace, source: InputSource, device: torch.device, times: StageTimes):
+def _keypoints(args: argparse.Namespace, source: InputSource, device: torch.device, times: StageTimes, every: int):
     if args.keypoints_json is not None:
         table = read_keypoints_json(args.keypoints_json, args.det_thresh)
         check_table_keys(table, source, "--keypoints_json", args.keypoints_json)
         return keypoints_from_table(table, single_image=source.kind == "image")
-    return keypoints_from_detector(_keypoint_detector(args, device, times), args.detect_every)
+    return keypoints_from_detector(_keypoint_detector(args, device, times), every)
 
 
 def make_finder(args: argparse.Namespace, source: InputSource, main_kind: str, with_hands: bool,
@@ -115,10 +127,13 @@ def make_finder(args: argparse.Namespace, source: InputSource, main_kind: str, w
     elif is_hand or with_hands:
         finders = []  # people come with their keypoints below (Keypoint R-CNN finds the bodies too)
     else:
-        detect = person_detect or _person_detector(args, device, times)
+        detect = person_detect or _person_detector_for(args, source, device, times)
         finders = [DetectorFinder(detect, args.detect_every, args.max_people)]
     if not finders or with_hands:
-        finders.append(HandFinder(_keypoints(args, source, device, times), sides=args.hands,
+        # beside bodies that every frame has (given boxes, --bbox_json), the hands are looked for in every frame too:
+        # only whole frames can be carried
+        every = 1 if finders else args.detect_every
+        finders.append(HandFinder(_keypoints(args, source, device, times, every), sides=args.hands,
                                   with_bodies=with_hands and not finders))
     return finders[0] if len(finders) == 1 else CombinedFinder(finders)
 

@@ -189,7 +189,8 @@ class FramePipeline:
                     if c.kind == kind:
                         slots.append((n, k))
                         crops.append(Crop(item.frame.image, c.bbox, item.camera.focal, item.camera.princpt,
-                                          is_right=c.is_right, score=c.score, track_id=tid))
+                                          is_right=c.is_right, root_depth=c.root_depth, score=c.score,
+                                          track_id=tid))
             for slot, pred in zip(slots, predictor.predict(crops)):
                 results[slot] = pred
         for n, item in enumerate(pending):

@@ -33,7 +33,7 @@ from main.predictor.options import build_parser, check_args, input_kind, smooth_
 from main.predictor.outputs import check_out_dir, make_output_files
 from main.predictor.people import DEMO_DIR, check_box, check_image_people, make_finder
 from main.predictor.pipeline import FrameOutput, FramePipeline
-from main.predictor.predictor import Predictor
+from main.predictor.predictor import Predictor, check_stage
 from main.predictor.results import RunInfo
 from main.predictor.sinks import OutputOptions, RunWriter
 
@@ -92,7 +92,9 @@ def _read_snapshot(args: argparse.Namespace) -> tuple[dict, str]:
     """The snapshot's contents and its kind ("body" / "hand", from its weights), before any network is built."""
     path = _model_path(args)
     checkpoint = load_checkpoint_file(path)
-    return checkpoint, "hand" if inspect_checkpoint(checkpoint, path).is_hand else "body"
+    info = inspect_checkpoint(checkpoint, path)
+    check_stage(info, args.stage, path)
+    return checkpoint, "hand" if info.is_hand else "body"
 
 
 def _single_image_people(finder, source: InputSource, args: argparse.Namespace, kinds: set[str]) -> FixedFinder:

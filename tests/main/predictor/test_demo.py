@@ -2,7 +2,6 @@
 detector, hand variant, output files, and every bad-input error."""
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -13,20 +12,26 @@ import numpy as np
 import pytest
 import torch
 
+import main.predictor.predictor as demo_predictor
+import main.predictor.run as demo_run
 from common.checkpoint import CheckpointError, inspect_checkpoint, save_checkpoint
 from common.detector import DetectorWeightsError, _network, cached_weights_path, load_detector_weights
-from common.utils import io as io_utils
 from common.utils.preprocessing import generate_patch_image, load_img, process_bbox
+from common.utils.stopwatch import StageTimes
 from common.utils.transforms import cam2pixel, voxelize
 from common.utils.vis import MeshRenderer, mask_iou
 from main.model import I2LMeshNet
 from main.predictor.errors import DemoError
-from main.predictor.outputs import PersonMesh, make_output_files, map_person_outputs, write_outputs
-from main.predictor.people import DEMO_DIR, estimate_root_depth, resolve_people
-from main.predictor.run import build_parser, main, run_demo
+from main.predictor.finders import DetectorFinder, FixedFinder
+from main.predictor.inputs import open_input
+from main.predictor.options import build_parser, input_kind
+from main.predictor.outputs import PersonMesh, make_output_files, map_person_outputs
+from main.predictor.people import DEMO_DIR, estimate_root_depth, make_finder
+from main.predictor.run import main, run_demo
 
 SIX = ("output_mesh_lixel.jpg", "rendered_mesh_lixel.jpg", "output_mesh_lixel.obj",
        "output_mesh_param.jpg", "rendered_mesh_param.jpg", "output_mesh_param.obj")
+RESULTS = ("results.json", "results.npz")  # beside the six files of the original (docs/results.md)
 
 
 def _make_input_module():
@@ -98,7 +103,7 @@ def test_command_from_demo_dir_writes_all_outputs(body_snapshot, model_dir, tmp_
         assert "CUDA is not available: running on the CPU" in proc.stdout
     assert "Rendered with: " in proc.stdout and f"Load checkpoint from {body_snapshot}" in proc.stdout
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(SIX + ("rendered_mesh_lixel_side.jpg", "rendered_mesh_param_side.jpg"))
+    assert names == sorted(SIX + RESULTS + ("rendered_mesh_lixel_side.jpg", "rendered_mesh_param_side.jpg"))
     for stage in ("lixel", "param"):
         assert _obj_counts(out / f"output_mesh_{stage}.obj") == (6890, 13776)
     source = _decode(DEMO_DIR / "input.jpg").astype(int)
@@ -117,7 +122,7 @@ def test_hand_snapshot_runs_the_hand_demo_into_the_working_directory(mano, model
     monkeypatch.chdir(tmp_path)
     written = run_demo(["--model_path", str(snapshot), "--human_model_dir", str(model_dir), "--bbox", "250", "150",
                         "60", "60", "--renderer", "numpy"])
-    assert sorted(written) == sorted(SIX)
+    assert sorted(written) == sorted(SIX + RESULTS)
     assert all(p.parent.resolve() == tmp_path.resolve() and p.is_file() for p in written.values())
     depth = 1500.0 * 0.3 / (59 * 1.25)  # hand box 0.3 m; processed box side (60 - 1) * 1.25 px
     for stage in ("lixel", "param"):
@@ -137,16 +142,16 @@ def _obj_vertices(path: Path) -> np.ndarray:
 def test_exact_runs_the_reference_network_unfolded(mano, model_dir, tmp_path, monkeypatch):
     """--exact: the original's operation order with BatchNorm unfolded (no test-only folding), the same meshes to
     float rounding; --amp is refused with it."""
-    import main.predictor.run as demo_run
     from main.reference import ReferenceI2LMeshNet
 
     torch.manual_seed(1)
     snapshot = tmp_path / "snapshot_30.pth.tar"
     save_checkpoint(snapshot, I2LMeshNet(mano, stage="param"), None, 30)
     prepared, built = [], []
-    real_prepare, real_build = demo_run.prepare_inference, demo_run.build_model_from_config
-    monkeypatch.setattr(demo_run, "prepare_inference", lambda m, amp: prepared.append(m) or real_prepare(m, amp))
-    monkeypatch.setattr(demo_run, "build_model_from_config", lambda *a: built.append(real_build(*a)) or built[-1])
+    real_prepare, real_build = demo_predictor.prepare_inference, demo_predictor.build_model_from_config
+    monkeypatch.setattr(demo_predictor, "prepare_inference", lambda m, amp: prepared.append(m) or real_prepare(m, amp))
+    monkeypatch.setattr(demo_predictor, "build_model_from_config",
+                        lambda *a: built.append(real_build(*a)) or built[-1])
     flags = ["--model_path", str(snapshot), "--human_model_dir", str(model_dir), "--bbox", "250", "150", "60", "60",
              "--renderer", "numpy"]
     fast = run_demo(flags + ["--out_dir", str(tmp_path / "fast")])
@@ -185,20 +190,37 @@ def test_output_mapping_puts_the_ground_truth_mesh_back_on_its_silhouette(exampl
             assert mask_iou(mask, example.mask) >= 0.9
 
 
-def test_root_depth_from_a_known_box():
+class NetworkBuilt(Exception):
+    """Raised by a stand-in Predictor: the run got past every check made before the networks are built."""
+
+
+def test_root_depth_from_a_known_box(tiny_snapshots, tmp_path, monkeypatch):
+    """The depth from the processed box (RootNet's rule without its correction), or --root_depth per --bbox (one
+    value for all boxes, or one each), given to the boxes before any network is built (the depth placed in the
+    outputs: test_predictor.py; carried by the pipeline: test_pipeline.py)."""
     assert estimate_root_depth([0, 0, 250, 250], (1500, 1500), False) == pytest.approx(12.0)
     assert estimate_root_depth([0, 0, 250, 250], (1500, 1500), True) == pytest.approx(1.8)
     assert estimate_root_depth([0, 0, 100, 400], (1000, 4000), False) == pytest.approx(2 * 2000 / 200)
-    args = build_parser().parse_args(["--bbox", "100", "50", "80", "200", "--bbox", "10", "10", "30", "30",
-                                      "--root_depth", "7.5", "3"])
-    img = np.zeros((392, 640, 3), np.float32)
-    people = resolve_people(args, img, (1500, 1500), False, (256, 256), torch.device("cpu"), {})
-    assert [p.root_depth for p in people] == [7.5, 3.0]
-    np.testing.assert_allclose(people[0].bbox_proc[2:], [199 * 1.25] * 2)
-    args = build_parser().parse_args(["--bbox", "100", "50", "80", "200"])
-    person = resolve_people(args, img, (1500, 1500), False, (256, 256), torch.device("cpu"), {})[0]
-    assert person.root_depth == pytest.approx(1500 * 2.0 / (199 * 1.25))
-    assert person.depth_source == "estimated from the box"
+    kept: list[list] = []
+
+    class Recording(FixedFinder):
+        def __init__(self, candidates):
+            kept.append(list(candidates))
+            super().__init__(candidates)
+
+    def no_network(*args, **kwargs):
+        raise NetworkBuilt
+
+    monkeypatch.setattr(demo_run, "FixedFinder", Recording)
+    monkeypatch.setattr(demo_run, "Predictor", no_network)
+    boxes = ["--bbox", "100", "50", "80", "200", "--bbox", "10", "10", "30", "30"]
+    for depths, want in ((["7.5", "3"], [7.5, 3.0]), (["4"], [4.0, 4.0]), ([], [None, None])):
+        with pytest.raises(NetworkBuilt):
+            run_demo(["--model_path", str(tiny_snapshots["body"]), "--out_dir", str(tmp_path / "out"), *boxes,
+                      *(["--root_depth", *depths] if depths else [])])
+        assert [getattr(c, "root_depth", None) for c in kept[-1]] == want
+        assert [c.bbox.tolist() for c in kept[-1]] == [[100, 50, 80, 200], [10, 10, 30, 30]]
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_several_people_get_one_obj_each_and_one_combined_picture(example, smpl):
@@ -264,54 +286,88 @@ def test_detector_weight_loading(detector_file, tmp_path):
 
 
 def test_detector_path_finds_people_in_the_example(detector_file):
-    args = build_parser().parse_args(["--detector_weights", str(detector_file), "--max_people", "2"])
-    img = load_img(DEMO_DIR / "input.jpg")
-    timings: dict = {}
-    people = resolve_people(args, img, (1500, 1500), False, (256, 256), torch.device("cpu"), timings)
+    args = build_parser().parse_args(["--detector_weights", str(detector_file), "--max_people", "2",
+                                      "--detect_every", "2"])
+    source = open_input(args, input_kind(args))
+    times = StageTimes()
+    finder = make_finder(args, source, "body", False, torch.device("cpu"), times)
+    assert isinstance(finder, DetectorFinder)
+    frame = next(source.frames())
+    people = finder.find(frame, 0)
     assert [p.source for p in people] == ["detection 1", "detection 2"]
     assert people[0].score >= people[1].score >= 0.5
     for p in people:
         x, y, w, h = p.bbox
         assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= 640 + 1e-3 and y + h <= 392 + 1e-3
-        assert p.root_depth == pytest.approx(estimate_root_depth(p.bbox_proc, (1500, 1500), False))
-    assert timings["detector"] > 0
+    assert times.calls == {"detector load": 1, "detect": 1} and times.seconds["detect"] > 0
+    assert finder.find(frame, 1) is None and times.calls["detect"] == 1  # --detect_every 2: not this frame
 
 
-def test_detector_weights_missing_offline(tiny_snapshots, tmp_path, monkeypatch):
+@pytest.fixture
+def offline(tmp_path, monkeypatch):
+    """No detector weights in the hub cache and no network: a download attempt fails at once."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
 
-    def offline(*args, **kwargs):
+    def unreachable(*args, **kwargs):
         raise urllib.error.URLError("network unreachable")
 
-    monkeypatch.setattr(torch.hub, "urlopen", offline)
+    monkeypatch.setattr(torch.hub, "urlopen", unreachable)
+
+
+def test_detector_weights_missing_offline(tiny_snapshots, tmp_path, offline):
     with pytest.raises(DetectorWeightsError) as err:
         run_demo(["--model_path", str(tiny_snapshots["body"]), "--out_dir", str(tmp_path / "out")])
     message = str(err.value)
     assert str(cached_weights_path().parent) in message and "fasterrcnn_resnet50_fpn_coco" in message
     assert "https://download.pytorch.org/models/" in message and "--bbox" in message
+    assert "--detector_weights" in message and "--bbox_json" in message
     assert "network unreachable" in message
-    assert f"for the shipped example: --bbox_json {DEMO_DIR / 'input_bbox.json'}" in message
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_detector_weights_missing_for_the_shipped_example_names_its_boxes(tiny_snapshots, tmp_path, offline):
+    with pytest.raises(DetectorWeightsError) as err:
+        run_demo(["--model_path", str(tiny_snapshots["body"]), "--out_dir", str(tmp_path / "out")])
+    assert f"for the shipped example: --bbox_json {DEMO_DIR / 'input_bbox.json'}" in str(err.value)
+
+
+def test_hand_model_without_boxes_needs_keypoint_rcnn_or_keypoints(tiny_snapshots, tmp_path, offline):
+    """A hand snapshot and no boxes: the hands come from Keypoint R-CNN, whose weights are missing offline; the
+    error names its flag and the file that replaces it."""
+    with pytest.raises(DetectorWeightsError) as err:
+        run_demo(["--model_path", str(tiny_snapshots["hand"]), "--out_dir", str(tmp_path / "out")])
+    message = str(err.value)
+    assert "keypointrcnn_resnet50_fpn_coco" in message and "network unreachable" in message
+    assert "--keypoint_weights FILE" in message and "--keypoints_json FILE" in message
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("ckpt", ["no_param", "lixel"])
+def test_a_snapshot_that_cannot_run_the_stage_is_refused_before_the_detector(ckpt, tiny_snapshots, tmp_path,
+                                                                              offline):
+    with pytest.raises(DemoError, match=rf"{ckpt}\.pth\.tar (has no param_regressor|is a lixel-stage snapshot)"):
+        run_demo(["--model_path", str(tiny_snapshots[ckpt]), "--out_dir", str(tmp_path / "out")])
 
 
 # ----- bad input -------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra, pattern", [
-    (["--img", "missing.jpg"], r"--img: image file not found: .*missing\.jpg"),
-    (["--img", "{text}"], r"--img: failed to read image .*not_an_image\.jpg"),
+    (["--img", "missing.jpg"], r"--img: .*missing\.jpg: no such image"),
+    (["--img", "{text}"], r"--img: .*not_an_image\.jpg: not a readable image"),
     (["--bbox", "700", "10", "50", "50"], r"--bbox #1 \[700.0, 10.0, 50.0, 50.0\] lies outside the 640x392 image"),
     (["--bbox", "10", "10", "0", "50"], r"--bbox #1 .* has zero or negative size"),
-    (["--bbox", "10", "10", "50", "50", "--focal", "0", "1500"], r"--focal \[0.0, 1500.0\]: must be positive"),
+    (["--bbox", "10", "10", "50", "50", "--focal", "0", "1500"], r"--focal 0 1500: focal lengths must be positive"),
     (["--bbox", "10", "10", "50", "50", "--root_depth", "-2"], r"--root_depth \[-2.0\]: must be positive"),
     (["--bbox", "10", "10", "50", "50", "--root_depth", "2", "3"], r"--root_depth: 2 values for 1 boxes"),
     (["--bbox_json", "{missing_json}"], r"--bbox_json .*nothing\.json: file not found"),
     (["--bbox_json", "{low_json}"], r"no box with score >= --det_thresh 0.5 and category_id 1"),
     (["--bbox_json", "{bad_json}"], r"bad\.json, entry 1: 'bbox' must be 4 numbers"),
-    (["--ckpt", "no_param"], r"no_param\.pth\.tar has no param_regressor weights.*--stage lixel"),
-    (["--ckpt", "lixel"], r"lixel\.pth\.tar is a lixel-stage snapshot \(its 'stage' entry says so\)"),
-    (["--ckpt", "hand"], r"the hand model needs hand boxes: .*--bbox"),
+    (["--ckpt", "no_param", "--bbox", "10", "10", "50", "50"],
+     r"no_param\.pth\.tar has no param_regressor weights.*--stage lixel"),
+    (["--ckpt", "lixel", "--bbox", "10", "10", "50", "50"],
+     r"lixel\.pth\.tar is a lixel-stage snapshot \(its 'stage' entry says so\)"),
 ])
-def test_bad_input_is_a_clear_error_and_writes_nothing(extra, pattern, tiny_snapshots, tmp_path):
+def test_bad_input_is_a_clear_error_and_writes_nothing(extra, pattern, tiny_snapshots, tmp_path, offline):
     (tmp_path / "not_an_image.jpg").write_text("hello")
     (tmp_path / "low.json").write_text(json.dumps([{"bbox": [10, 10, 50, 50], "score": 0.2, "category_id": 1},
                                                    {"bbox": [10, 10, 50, 50], "category_id": 3}]))
@@ -337,21 +393,3 @@ def test_missing_snapshot_and_unwritable_output_folder(tmp_path, capsys):
         run_demo(["--test_epoch", "8", "--out_dir", str(tmp_path / "a_file" / "out")])
     with pytest.raises(DemoError, match="pass --test_epoch N .* or --model_path FILE"):
         run_demo(["--out_dir", str(tmp_path / "out")])
-
-
-def test_outputs_are_all_written_or_none(tmp_path, monkeypatch):
-    files = {"a.jpg": b"1" * 10, "b.obj": b"2" * 10, "c.jpg": b"3" * 10}
-    written = write_outputs(tmp_path / "ok", files)
-    assert {n: p.read_bytes() for n, p in written.items()} == files
-    real_replace, calls = os.replace, []
-
-    def replace_failing_third(src, dst):
-        calls.append(dst)
-        if len(calls) == 3:
-            raise OSError(28, "No space left on device")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(io_utils.os, "replace", replace_failing_third)
-    with pytest.raises(DemoError, match=r"writing c.jpg into .*No space left on device.*nothing was kept"):
-        write_outputs(tmp_path / "full", files)
-    assert list((tmp_path / "full").iterdir()) == []  # neither complete files nor temporary ones stay
