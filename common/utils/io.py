@@ -129,7 +129,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process ``pid`` exists here (one we may not signal counts as alive; so does a zombie)."""
     try:
         os.kill(pid, 0)
@@ -166,7 +166,7 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         if fields is None or fields.host != host:
             continue
         is_staging = fields.target == STAGING_TARGET and entry.is_dir(follow_symlinks=False)
-        if not (is_staging or entry.is_file(follow_symlinks=False)) or _pid_alive(fields.pid):
+        if not (is_staging or entry.is_file(follow_symlinks=False)) or pid_alive(fields.pid):
             continue
         try:
             if is_staging:

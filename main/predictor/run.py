@@ -1,9 +1,11 @@
 """The demo: an image, a folder of images or a video in; overlays, meshes and results files out (docs/demo.md).
 
-``run_demo(argv)`` is the whole demo (``demo/demo.py`` calls :func:`main`).  Order: flags, input and detection files
-are checked first; then detectors and networks are built; then frames stream through the pipeline and every output
-is staged, moved into ``--out_dir`` only when the input has been read to its end.  Units: metres in camera space
-(OpenCV axes: x right, y down, z forward), pixels in the image.
+``run_demo(argv)`` is the whole demo (``demo/demo.py`` calls :func:`main`); its steps (``read_snapshot``,
+``pick_device``, ``load_predictors``, ``camera_for_flags``, ``single_image_people``, ``timed_frames``,
+``write_image_files``, ``run_flags``) are public for the other front end, the browser demo.  Order: flags, input
+and detection files are checked first; then detectors and networks are built; then frames stream through the
+pipeline and every output is staged, moved into ``--out_dir`` only when the input has been read to its end.  Units:
+metres in camera space (OpenCV axes: x right, y down, z forward), pixels in the image.
 """
 from __future__ import annotations
 
@@ -37,10 +39,11 @@ from main.predictor.predictor import Predictor, check_stage
 from main.predictor.results import RunInfo
 from main.predictor.sinks import OutputOptions, RunWriter
 
-__all__ = ["VIRTUAL_FOCAL", "run_demo", "main"]
+__all__ = ["VIRTUAL_FOCAL", "camera_for_flags", "load_predictors", "main", "pick_device", "read_snapshot", "run_demo",
+           "run_flags", "single_image_people", "timed_frames", "write_image_files"]
 
 
-def _device(gpu: str | None) -> torch.device:
+def pick_device(gpu: str | None) -> torch.device:
     """The first ``--gpu`` id (default 0) when CUDA is available, else the CPU (said on the console)."""
     if torch.cuda.is_available():
         return torch.device("cuda", parse_gpu_ids(gpu)[0] if gpu else 0)
@@ -48,7 +51,7 @@ def _device(gpu: str | None) -> torch.device:
     return torch.device("cpu")
 
 
-def _camera_for(args: argparse.Namespace):
+def camera_for_flags(args: argparse.Namespace):
     warned: set[str] = set()
 
     def camera_for(frame: Frame) -> Camera:
@@ -62,7 +65,7 @@ def _camera_for(args: argparse.Namespace):
     return camera_for
 
 
-def _predictors(args: argparse.Namespace, checkpoint: dict, device: torch.device,
+def load_predictors(args: argparse.Namespace, checkpoint: dict, device: torch.device,
                 times: StageTimes) -> dict[str, Predictor]:
     model_path = _model_path(args)
     overrides = config_overrides(args)
@@ -88,7 +91,7 @@ def _model_path(args: argparse.Namespace) -> Path:
     return args.model_path or DEMO_DIR / f"snapshot_{args.test_epoch}.pth.tar"
 
 
-def _read_snapshot(args: argparse.Namespace) -> tuple[dict, str]:
+def read_snapshot(args: argparse.Namespace) -> tuple[dict, str]:
     """The snapshot's contents and its kind ("body" / "hand", from its weights), before any network is built."""
     path = _model_path(args)
     checkpoint = load_checkpoint_file(path)
@@ -97,7 +100,7 @@ def _read_snapshot(args: argparse.Namespace) -> tuple[dict, str]:
     return checkpoint, "hand" if info.is_hand else "body"
 
 
-def _single_image_people(finder, source: InputSource, args: argparse.Namespace, kinds: set[str]) -> FixedFinder:
+def single_image_people(finder, source: InputSource, args: argparse.Namespace, kinds: set[str]) -> FixedFinder:
     """The one image's candidates, found and checked before the networks are built."""
     frame = next(source.frames())
     height, width = frame.image.shape[:2]
@@ -127,21 +130,21 @@ def run_demo(argv: Sequence[str] | None = None, times: StageTimes | None = None,
     check_out_dir(args.out_dir)
     times = times if times is not None else StageTimes()
     source = open_input(args, kind)
-    checkpoint, main_kind = _read_snapshot(args)
+    checkpoint, main_kind = read_snapshot(args)
     kinds = {main_kind} | ({"hand"} if args.hand_model_path is not None else set())
-    device = _device(args.gpu)
+    device = pick_device(args.gpu)
     warning = slow_amp_warning(device, config_overrides(args).get("amp"))
     if warning:
         print(f"warning: {warning}")
     finder = make_finder(args, source, main_kind, args.hand_model_path is not None, device, times, person_detect)
     if kind == "image":
-        finder = _single_image_people(finder, source, args, kinds)
-    predictors = _predictors(args, checkpoint, device, times)
+        finder = single_image_people(finder, source, args, kinds)
+    predictors = load_predictors(args, checkpoint, device, times)
     del checkpoint
-    pipeline = FramePipeline(predictors, finder, _camera_for(args), track_options(args, kind), smooth_options(args),
-                             fps=source.fps, times=times)
+    pipeline = FramePipeline(predictors, finder, camera_for_flags(args), track_options(args, kind),
+                             smooth_options(args), fps=source.fps, times=times)
     info = RunInfo(input=str(source.path), input_kind=kind, kinds=tuple(sorted(kinds)), stage=args.stage,
-                   fps=source.fps, flags=_run_flags(args))
+                   fps=source.fps, flags=run_flags(args))
     options = OutputOptions(save_mesh=args.save_mesh, mesh_format=args.mesh_format, side_view=args.side_view)
     faces = {k: p.faces for k, p in predictors.items()}
     report_removed_temporaries(args.out_dir, print)
@@ -150,7 +153,7 @@ def run_demo(argv: Sequence[str] | None = None, times: StageTimes | None = None,
         try:
             outputs = _stream(pipeline, source, writer, times)
             if kind == "image":
-                _write_image_files(stage, outputs[0], predictors[main_kind], args, renderer, times)
+                write_image_files(stage, outputs[0], predictors[main_kind], args, renderer, times)
             writer.finish()
         except BaseException:
             writer.abort()
@@ -170,7 +173,7 @@ def _stream(pipeline: FramePipeline, source: InputSource, writer: RunWriter, tim
     kept: list[FrameOutput] = []
     show = source.kind != "image"
     with tqdm(total=source.expected_frames, disable=not show, unit="frame", desc=source.path.name) as progress:
-        for out in pipeline.run(_timed_frames(source, times)):
+        for out in pipeline.run(timed_frames(source, times)):
             writer.add(out)
             if source.kind == "image":
                 kept.append(out)
@@ -178,7 +181,7 @@ def _stream(pipeline: FramePipeline, source: InputSource, writer: RunWriter, tim
     return kept
 
 
-def _timed_frames(source: InputSource, times: StageTimes):
+def timed_frames(source: InputSource, times: StageTimes):
     frames = source.frames()
     while True:
         with times("decode"):
@@ -188,7 +191,7 @@ def _timed_frames(source: InputSource, times: StageTimes):
         yield frame
 
 
-def _write_image_files(stage: StagedFolder, out: FrameOutput, predictor: Predictor, args: argparse.Namespace,
+def write_image_files(stage: StagedFolder, out: FrameOutput, predictor: Predictor, args: argparse.Namespace,
                        renderer: MeshRenderer, times: StageTimes) -> None:
     """The single-image outputs: per stage a vertex drawing, a rendering (and side view) and one OBJ per person."""
     people = [p for p in out.people if p.result.kind == predictor.kind]
@@ -205,7 +208,7 @@ def _write_image_files(stage: StagedFolder, out: FrameOutput, predictor: Predict
         stage.write(name, data)
 
 
-def _run_flags(args: argparse.Namespace) -> dict:
+def run_flags(args: argparse.Namespace) -> dict:
     """The flags that shape the results, as JSON values (for results.json's ``info``)."""
     names = ("stage", "model_path", "hand_model_path", "test_epoch", "start", "end", "stride", "bbox_json",
              "keypoints_json", "hands", "det_thresh", "detector", "detect_every", "iou_thresh", "max_missed", "smooth",
