@@ -5,7 +5,8 @@
     python tools/benchmark.py workers [--records 300000] [--workers 2] [--contexts fork spawn]
     python tools/benchmark.py model [--batch_size 16] [--amp bf16 fp16] [--recompute] [--compile] [--threads N]
                                     [--profile] [--json FILE]
-    python tools/benchmark.py demo [--frames 30] [--amp fp32 bf16] [--detect_every 5] [--detector NAME] [--json FILE]
+    python tools/benchmark.py demo [--frames 30] [--amp fp32 bf16] [--detect_every 5] [--detector NAME]
+                                   [--model_path SNAPSHOT --human_model_dir DIR] [--json FILE]
 
 ``loader``: for each training set it builds the reader's ``train`` split and times ``__getitem__`` (image read,
 augmentation, crop, SMPL/MANO target generation, voxelisation) in this single process, i.e. the throughput of ONE
@@ -135,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--detector", default="fasterrcnn_resnet50_fpn", help="person detector timed in 'detect' runs")
     demo.add_argument("--test_batch_size", type=int, default=16)
     demo.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    demo.add_argument("--model_path", type=Path, default=None, help="a trained body snapshot (default: random)")
+    demo.add_argument("--human_model_dir", type=Path, default=None, help="its SMPL files (default: synthetic)")
     demo.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
 
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         from tools.demo_benchmark import print_table, run_demo_benchmark
 
         results = run_demo_benchmark(args.frames, args.amp, args.detect_every, args.detector, args.threads,
-                                     args.test_batch_size)
+                                     args.test_batch_size, args.model_path, args.human_model_dir)
         print_table(results)
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=2))

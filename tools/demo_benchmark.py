@@ -80,8 +80,12 @@ def timed_detector(name: str, boxes: list[np.ndarray], every: int, times: StageT
 
 def run_demo_benchmark(frames: int = 30, amps: Sequence[str] = ("fp32", "bf16"), detect_every: int = 5,
                        detector: str = "fasterrcnn_resnet50_fpn", threads: int | None = None,
-                       test_batch_size: int = 16) -> dict:
-    """Per mode ("boxes", "detect") and ``--amp``: seconds per stage and frames per second."""
+                       test_batch_size: int = 16, model_path: Path | None = None,
+                       human_model_dir: Path | None = None) -> dict:
+    """Per mode ("boxes", "detect") and ``--amp``: seconds per stage and frames per second.
+
+    ``model_path`` / ``human_model_dir``: a trained body snapshot and its SMPL files (default: random weights and
+    synthetic files); with trained weights the boxes carried between detector frames follow the person."""
     if threads:
         torch.set_num_threads(threads)
     from tools.synthetic.body_models import write_all  # noqa: PLC0415
@@ -90,12 +94,17 @@ def run_demo_benchmark(frames: int = 30, amps: Sequence[str] = ("fp32", "bf16"),
                      "detector": detector, "detect_every": detect_every, "runs": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        write_all(tmp / "models", seed=0)
-        video, box_file, boxes = write_video(tmp / "models", tmp, frames)
-        torch.manual_seed(0)
-        snapshot = save_checkpoint(tmp / "snapshot.pth.tar", I2LMeshNet(SMPL(tmp / "models"), stage="param"),
-                                   None, 0, extra={"stage": "param"})
-        base = ["--model_path", str(snapshot), "--human_model_dir", str(tmp / "models"), "--video", str(video),
+        models = Path(human_model_dir) if human_model_dir else tmp / "models"
+        if human_model_dir is None:
+            write_all(models, seed=0)
+        video, box_file, boxes = write_video(models, tmp, frames)
+        snapshot = model_path
+        if snapshot is None:
+            torch.manual_seed(0)
+            snapshot = save_checkpoint(tmp / "snapshot.pth.tar", I2LMeshNet(SMPL(models), stage="param"), None, 0,
+                                       extra={"stage": "param"})
+        results["snapshot"] = "random weights" if model_path is None else str(model_path)
+        base = ["--model_path", str(snapshot), "--human_model_dir", str(models), "--video", str(video),
                 "--smooth", "--test_batch_size", str(test_batch_size)]
         for amp in amps:
             for mode in ("boxes", "detect"):
@@ -111,9 +120,10 @@ def run_demo_benchmark(frames: int = 30, amps: Sequence[str] = ("fp32", "bf16"),
                 run_demo(argv, times=times, person_detect=detect)
                 wall = time.perf_counter() - start
                 loop = wall - times.seconds.get("network load", 0.0)
+                doc = json.loads((tmp / f"out_{mode}_{amp}" / "results.json").read_text())
                 results["runs"][f"{mode}_{amp}"] = {
                     "seconds": dict(times.seconds), "wall_s": wall, "loop_s": loop, "fps": frames / loop,
-                    "detector_calls": calls["n"],
+                    "detector_calls": calls["n"], "people": sum(len(f["people"]) for f in doc["frames"]),
                     "per_frame_ms": {k: 1000.0 * times.seconds.get(k, 0.0) / frames for k in STAGES}}
     return results
 
@@ -122,7 +132,9 @@ def print_table(results: dict) -> None:
     print(f"\n{results['frames']} frames of {results['size'][0]}x{results['size'][1]}, one person, "
           f"{results['threads']} threads; detector {results['detector']} every {results['detect_every']} frames "
           f"(detect runs)\n")
-    print("| run | fps | " + " | ".join(f"{s} ms/frame" for s in STAGES) + " |")
-    print("|---|---|" + "---|" * len(STAGES))
+    print(f"snapshot: {results['snapshot']}")
+    print("| run | fps | people run | " + " | ".join(f"{s} ms/frame" for s in STAGES) + " |")
+    print("|---|---|---|" + "---|" * len(STAGES))
     for name, run in results["runs"].items():
-        print(f"| {name} | {run['fps']:.2f} | " + " | ".join(f"{run['per_frame_ms'][s]:.1f}" for s in STAGES) + " |")
+        print(f"| {name} | {run['fps']:.2f} | {run['people']} | "
+              + " | ".join(f"{run['per_frame_ms'][s]:.1f}" for s in STAGES) + " |")
