@@ -82,9 +82,17 @@ def test_outputs_and_losses_in_both_stages_and_modes(request, net_name, hm_name)
             out[stage] = net(inputs, targets, meta, "test")
     assert {k: tuple(t.shape) for k, t in out["lixel"].items()} == {"joint_coord_img": (2, j, 3),
                                                                      "mesh_coord_img": (2, v, 3)}
+    pose_dim = 72 if human_model.vertex_num == 6890 else 48
     assert {k: tuple(t.shape) for k, t in out["param"].items()} == {"joint_coord_img": (2, j, 3),
                                                                      "mesh_coord_img": (2, v, 3),
-                                                                     "mesh_coord_cam": (2, v, 3)}
+                                                                     "mesh_coord_cam": (2, v, 3),
+                                                                     "pose_param": (2, pose_dim),
+                                                                     "shape_param": (2, 10)}
+    # the reported mesh is the layer's mesh of the reported parameters, made root-relative
+    with torch.no_grad():
+        mesh, _ = human_model.forward(out["param"]["pose_param"], out["param"]["shape_param"])
+    mesh = mesh - (torch.tensor(human_model.joint_regressor[0]) @ mesh)[:, None]
+    torch.testing.assert_close(out["param"]["mesh_coord_cam"], mesh, atol=1e-3, rtol=0)
     # the param stage runs the lixel stage's computation first and reports its outputs unchanged
     for key in ("joint_coord_img", "mesh_coord_img"):
         assert torch.equal(out["param"][key], out["lixel"][key]), key
