@@ -26,6 +26,7 @@ MAX_PENDING_FRAMES = 16
 HAND_TO_BODY_IOU = 0.5  # a hand belongs to the body whose box overlaps its keypoint detection's box this much
 CARRY_BOX_FACTOR = 1.2  # box around the projected joints of a carried track, as the datasets enlarge joint boxes
 MIN_CARRIED_SIDE = 8.0  # pixels: a carried box this small (or off the image) holds nobody to run
+MIN_CARRIED_SHRINK = 0.25  # a joints box this much narrower or shorter than the track's last box is not trusted
 
 
 @dataclass
@@ -89,7 +90,8 @@ class FramePipeline:
             if candidates is None:  # between detector frames: boxes from the last predictions
                 yield from self._flush(pending)
                 pending = []
-                item = _Pending(frame, position, camera, self._carried(position, frame.image.shape))
+                number = int(frame.key) if isinstance(frame.key, int) and self.track.enabled else position
+                item = _Pending(frame, position, camera, self._carried(position, number, frame.image.shape))
                 item.track_ids = [int(c.track_id) for c in item.candidates]
                 self._update_carried(item)
                 yield from self._flush([item])
@@ -151,22 +153,27 @@ class FramePipeline:
         return self.trackers[group]
 
     # ----- carried boxes ------------------------------------------------------------------------------------------
-    def _carried(self, position: int, image_shape: tuple[int, ...]) -> list[Candidate]:
-        """The boxes of the tracks predicted in the previous frame, around their projected joints, clipped to the
-        image; a track whose box would be smaller than ``MIN_CARRIED_SIDE`` pixels is not carried (it is lost)."""
+    def _carried(self, position: int, frame_number: int, image_shape: tuple[int, ...]) -> list[Candidate]:
+        """The boxes of the tracks predicted in the previous frame: around their projected joints, enlarged and
+        clipped to the image.  Where the joints give no usable box (a side under ``MIN_CARRIED_SIDE`` pixels or under
+        ``MIN_CARRIED_SHRINK`` of the last box's: a collapsed prediction), the tracker's constant-velocity
+        prediction is used instead; a track with neither (off the image) is not carried: it misses this frame."""
         found = []
         height, width = image_shape[:2]
         for (kind, track_id, is_right), (last_position, pred) in sorted(self.last.items(), key=_track_order):
             if last_position != position - 1:
                 continue
-            joints = pred.result.joints_img
-            x, y, w, h = bbox_from_keypoints(np.asarray(joints), np.ones(len(joints)), CARRY_BOX_FACTOR)
-            x0, y0 = max(x, 0.0), max(y, 0.0)
-            x1, y1 = min(x + w, float(width)), min(y + h, float(height))
-            if x1 - x0 < MIN_CARRIED_SIDE or y1 - y0 < MIN_CARRIED_SIDE:
+            joints = np.asarray(pred.result.joints_img)
+            box = _clip(bbox_from_keypoints(joints, np.ones(len(joints)), CARRY_BOX_FACTOR), width, height)
+            last = np.asarray(pred.result.bbox, dtype=np.float64)
+            if box is None or np.any(box[2:] < MIN_CARRIED_SHRINK * last[2:]):
+                group = ("body", None) if kind == "body" else ("hand", is_right)
+                predicted = self.trackers[group].predicted_boxes(frame_number) if group in self.trackers else {}
+                box = _clip(predicted[track_id], width, height) if track_id in predicted else None
+            if box is None:
                 continue
-            found.append(Candidate(kind, np.array([x0, y0, x1 - x0, y1 - y0]), pred.result.score, is_right,
-                                   f"track {track_id} carried", track_id=track_id))
+            found.append(Candidate(kind, box, pred.result.score, is_right, f"track {track_id} carried",
+                                   track_id=track_id))
         return found
 
     def _update_carried(self, item: _Pending) -> None:
@@ -224,6 +231,15 @@ class FramePipeline:
         if r.pose is not None:  # the param mesh follows the smoothed parameters, so it stays a body (hand) mesh
             r.pose, r.shape, r.trans = out["pose"], out["shape"], out["trans"]
             r.mesh_param_cam = self.predictors[r.kind].param_mesh(r.pose, r.shape, r.trans, r.is_right)
+
+
+def _clip(box: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """(x, y, w, h) clipped to the image, or None when less than ``MIN_CARRIED_SIDE`` pixels a side remain."""
+    x, y, w, h = (float(v) for v in box)
+    x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, float(width)), min(y + h, float(height))
+    if x1 - x0 < MIN_CARRIED_SIDE or y1 - y0 < MIN_CARRIED_SIDE:
+        return None
+    return np.array([x0, y0, x1 - x0, y1 - y0])
 
 
 def _track_order(entry: tuple) -> tuple:

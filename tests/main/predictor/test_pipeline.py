@@ -289,3 +289,26 @@ def test_smoothing_filters_each_track_and_rebuilds_the_param_mesh():
     for out, want in zip(_pipeline({"body": plain}, finder, track=True).run(_frames(6)), plain.raw):
         np.testing.assert_array_equal(out.people[0].result.bbox, want.bbox)
         np.testing.assert_array_equal(out.people[0].result.mesh_param_cam, want.mesh_param_cam)
+
+
+class CollapsedPredictor(FakePredictor):
+    """A stand-in whose joints all share one x (a badly trained network's lixel joints can): no usable box."""
+
+    def _one(self, crop: Crop) -> Prediction:
+        pred = super()._one(crop)
+        pred.result.joints_img = pred.result.joints_img * [0.0, 1.0] + [float(crop.bbox[0]), 0.0]
+        return pred
+
+
+def test_a_track_whose_joints_collapse_is_carried_at_the_trackers_prediction():
+    """Detections at frames 0 and 1 (A walks 6 px a frame), then none until frame 5: the collapsed joints give a box
+    a few pixels wide, so frames 2-4 use the constant-velocity prediction, the same box moved 6 px a frame."""
+    fake = CollapsedPredictor("body")
+    finder = DetectorFinder(lambda image: [(_box(10 + 6 * int(image[0, 0, 0])), 0.9)], every=1)
+    finder.find = lambda frame, position: (DetectorFinder.find(finder, frame, position)
+                                           if position in (0, 1, 5) else None)
+    outs = list(_pipeline({"body": fake}, finder, track=True).run(_frames(6)))
+    assert [len(o.people) for o in outs] == [1] * 6
+    assert [o.people[0].result.track_id for o in outs] == [0] * 6
+    for k in (2, 3, 4):
+        np.testing.assert_allclose(outs[k].people[0].result.bbox, _box(10 + 6 * k), atol=1e-6, err_msg=f"frame {k}")
