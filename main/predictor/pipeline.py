@@ -90,8 +90,7 @@ class FramePipeline:
             if candidates is None:  # between detector frames: boxes from the last predictions
                 yield from self._flush(pending)
                 pending = []
-                number = int(frame.key) if isinstance(frame.key, int) and self.track.enabled else position
-                item = _Pending(frame, position, camera, self._carried(position, number, frame.image.shape))
+                item = _Pending(frame, position, camera, self._carried(position, frame.image.shape))
                 item.track_ids = [int(c.track_id) for c in item.candidates]
                 self._update_carried(item)
                 yield from self._flush([item])
@@ -153,23 +152,22 @@ class FramePipeline:
         return self.trackers[group]
 
     # ----- carried boxes ------------------------------------------------------------------------------------------
-    def _carried(self, position: int, frame_number: int, image_shape: tuple[int, ...]) -> list[Candidate]:
+    def _carried(self, position: int, image_shape: tuple[int, ...]) -> list[Candidate]:
         """The boxes of the tracks predicted in the previous frame: around their projected joints, enlarged and
         clipped to the image.  Where the joints give no usable box (a side under ``MIN_CARRIED_SIDE`` pixels or under
-        ``MIN_CARRIED_SHRINK`` of the last box's: a collapsed prediction), the tracker's constant-velocity
-        prediction is used instead; a track with neither (off the image) is not carried: it misses this frame."""
+        ``MIN_CARRIED_SHRINK`` of the last box's: a collapsed prediction), the track's last box is kept (an
+        extrapolation would feed on its own carried boxes and run away); a track with neither inside the image is
+        not carried: it misses this frame."""
         found = []
         height, width = image_shape[:2]
         for (kind, track_id, is_right), (last_position, pred) in sorted(self.last.items(), key=_track_order):
             if last_position != position - 1:
                 continue
             joints = np.asarray(pred.result.joints_img)
-            box = _clip(bbox_from_keypoints(joints, np.ones(len(joints)), CARRY_BOX_FACTOR), width, height)
+            box = bbox_from_keypoints(joints, np.ones(len(joints)), CARRY_BOX_FACTOR)
             last = np.asarray(pred.result.bbox, dtype=np.float64)
-            if box is None or np.any(box[2:] < MIN_CARRIED_SHRINK * last[2:]):
-                group = ("body", None) if kind == "body" else ("hand", is_right)
-                predicted = self.trackers[group].predicted_boxes(frame_number) if group in self.trackers else {}
-                box = _clip(predicted[track_id], width, height) if track_id in predicted else None
+            collapsed = np.any(box[2:] < np.maximum(MIN_CARRIED_SHRINK * last[2:], MIN_CARRIED_SIDE))
+            box = _clip(last if collapsed else box, width, height)
             if box is None:
                 continue
             found.append(Candidate(kind, box, pred.result.score, is_right, f"track {track_id} carried",
