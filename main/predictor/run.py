@@ -1,8 +1,8 @@
 """The demo: an image, a folder of images or a video in; overlays, meshes and results files out (docs/demo.md).
 
 ``run_demo(argv)`` is the whole demo (``demo/demo.py`` calls :func:`main`); its steps (``read_snapshot``,
-``pick_device``, ``load_predictors``, ``camera_for_flags``, ``single_image_people``, ``timed_frames``,
-``write_image_files``, ``run_flags``) are public for the other front end, the browser demo.  Order: flags, input
+``pick_device``, ``load_predictors``, ``camera_for_flags``, ``find_people``, ``write_run``, ``run_flags``) are
+public for the other front end, the browser demo.  Order: flags, input
 and detection files are checked first; then detectors and networks are built; then frames stream through the
 pipeline and every output is staged, moved into ``--out_dir`` only when the input has been read to its end.  Units:
 metres in camera space (OpenCV axes: x right, y down, z forward), pixels in the image.
@@ -29,7 +29,7 @@ from common.utils.vis import MeshRenderer
 from main.cli import config_overrides, wants_debug
 from main.predictor.camera import VIRTUAL_FOCAL, Camera, resolve_camera
 from main.predictor.errors import DemoError
-from main.predictor.finders import FixedFinder
+from main.predictor.finders import Finder, FixedFinder
 from main.predictor.inputs import InputSource, open_input
 from main.predictor.options import build_parser, check_args, input_kind, smooth_options, track_options
 from main.predictor.outputs import check_out_dir, make_output_files
@@ -39,8 +39,9 @@ from main.predictor.predictor import Predictor, check_stage
 from main.predictor.results import RunInfo
 from main.predictor.sinks import OutputOptions, RunWriter
 
-__all__ = ["VIRTUAL_FOCAL", "camera_for_flags", "load_predictors", "main", "pick_device", "read_snapshot", "run_demo",
-           "run_flags", "single_image_people", "timed_frames", "write_image_files"]
+__all__ = ["VIRTUAL_FOCAL", "camera_for_flags", "find_people", "load_predictors", "main", "pick_device",
+           "read_snapshot", "run_demo", "run_flags", "single_image_people", "timed_frames", "write_image_files",
+           "write_run"]
 
 
 def pick_device(gpu: str | None) -> torch.device:
@@ -136,9 +137,7 @@ def run_demo(argv: Sequence[str] | None = None, times: StageTimes | None = None,
     warning = slow_amp_warning(device, config_overrides(args).get("amp"))
     if warning:
         print(f"warning: {warning}")
-    finder = make_finder(args, source, main_kind, args.hand_model_path is not None, device, times, person_detect)
-    if kind == "image":
-        finder = single_image_people(finder, source, args, kinds)
+    finder = find_people(args, source, main_kind, kinds, device, times, person_detect)
     predictors = load_predictors(args, checkpoint, device, times)
     del checkpoint
     pipeline = FramePipeline(predictors, finder, camera_for_flags(args), track_options(args, kind),
@@ -148,16 +147,13 @@ def run_demo(argv: Sequence[str] | None = None, times: StageTimes | None = None,
     options = OutputOptions(save_mesh=args.save_mesh, mesh_format=args.mesh_format, side_view=args.side_view)
     faces = {k: p.faces for k, p in predictors.items()}
     report_removed_temporaries(args.out_dir, print)
-    with StagedFolder(args.out_dir) as stage, MeshRenderer(args.renderer) as renderer:
+    from tqdm import tqdm  # noqa: PLC0415
+
+    with StagedFolder(args.out_dir) as stage, MeshRenderer(args.renderer) as renderer, \
+            tqdm(total=source.expected_frames, disable=kind == "image", unit="frame", desc=source.path.name) as bar:
         writer = RunWriter(stage, info, source.stem, faces, options, renderer, stride=args.stride, times=times)
-        try:
-            outputs = _stream(pipeline, source, writer, times)
-            if kind == "image":
-                write_image_files(stage, outputs[0], predictors[main_kind], args, renderer, times)
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
+        write_run(pipeline, source, writer, stage, renderer, args, predictors[main_kind], times,
+                  on_frame=lambda out: bar.update(1))
         print(f"Rendered with: {renderer.name}")
     written = {name: args.out_dir / name for name in stage.names}
     print(f"wrote {len(written)} file(s) into {args.out_dir}: " + ", ".join(sorted(written)[:8])
@@ -166,19 +162,35 @@ def run_demo(argv: Sequence[str] | None = None, times: StageTimes | None = None,
     return written
 
 
-def _stream(pipeline: FramePipeline, source: InputSource, writer: RunWriter, times: StageTimes) -> list[FrameOutput]:
-    """Every frame through the pipeline into the writer; keeps the outputs of a single image only."""
-    from tqdm import tqdm  # noqa: PLC0415
+def find_people(args: argparse.Namespace, source: InputSource, main_kind: str, kinds: set[str],
+                device: torch.device, times: StageTimes,
+                person_detect: Callable[[np.ndarray], list] | None = None) -> Finder:
+    """The run's finder (:func:`make_finder`); for one image, its people found and checked now, before any network
+    is built (:func:`single_image_people`)."""
+    finder = make_finder(args, source, main_kind, "hand" in kinds and main_kind != "hand", device, times,
+                         person_detect)
+    return single_image_people(finder, source, args, kinds) if source.kind == "image" else finder
 
-    kept: list[FrameOutput] = []
-    show = source.kind != "image"
-    with tqdm(total=source.expected_frames, disable=not show, unit="frame", desc=source.path.name) as progress:
+
+def write_run(pipeline: FramePipeline, source: InputSource, writer: RunWriter, stage: StagedFolder,
+              renderer: MeshRenderer, args: argparse.Namespace, main_predictor: Predictor, times: StageTimes,
+              on_frame: Callable[[FrameOutput], None] | None = None) -> None:
+    """Every frame through the pipeline into ``writer`` (``on_frame(out)`` after each), a single image's own files,
+    then the results; on any failure the writer is aborted (the staging folder is dropped by its owner)."""
+    try:
+        image_out = None
         for out in pipeline.run(timed_frames(source, times)):
             writer.add(out)
             if source.kind == "image":
-                kept.append(out)
-            progress.update(1)
-    return kept
+                image_out = out
+            if on_frame is not None:
+                on_frame(out)
+        if image_out is not None:
+            write_image_files(stage, image_out, main_predictor, args, renderer, times)
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def timed_frames(source: InputSource, times: StageTimes):

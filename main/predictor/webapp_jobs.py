@@ -29,18 +29,16 @@ from main.predictor.errors import DemoError
 from main.predictor.inputs import open_input
 from main.predictor.mesh_files import scene_glb_bytes
 from main.predictor.options import check_args, input_kind, smooth_options, track_options
-from main.predictor.people import make_finder
 from main.predictor.pipeline import FrameOutput, FramePipeline
 from main.predictor.results import RunInfo
 from main.predictor.run import (
     camera_for_flags,
+    find_people,
     load_predictors,
     pick_device,
     read_snapshot,
     run_flags,
-    single_image_people,
-    timed_frames,
-    write_image_files,
+    write_run,
 )
 from main.predictor.sinks import (
     OutputOptions,
@@ -220,10 +218,8 @@ def run_job(models: Models, request: JobRequest, out_dir: Path, limits: Limits,
     source = open_input(args, kind)
     times = StageTimes()
     kinds = set(models.predictors)
-    finder = make_finder(args, source, models.main_kind, args.hand_model_path is not None, models.device, times,
+    finder = find_people(args, source, models.main_kind, kinds, models.device, times,
                          models.person_detector(args.det_thresh, times))
-    if kind == "image":
-        finder = single_image_people(finder, source, args, kinds)
     pipeline = FramePipeline(models.predictors, finder, camera_for_flags(args), track_options(args, kind),
                              smooth_options(args), fps=source.fps, times=times)
     flags = run_flags(args)
@@ -235,21 +231,18 @@ def run_job(models: Models, request: JobRequest, out_dir: Path, limits: Limits,
     options = OutputOptions(save_mesh=args.save_mesh, mesh_format=args.mesh_format, side_view=args.side_view)
     frames, view = 0, None
     before = {k: (dict(p.times.seconds), dict(p.times.calls)) for k, p in models.predictors.items()}
+
+    def on_frame(out: FrameOutput) -> None:
+        nonlocal frames, view
+        frames += 1
+        view = _pick_view(view, out, request.view_frame)
+        if progress is not None:
+            progress(frames, source.expected_frames)
+
     with StagedFolder(out_dir) as stage, MeshRenderer(args.renderer) as renderer:
         writer = RunWriter(stage, info, source.stem, faces, options, renderer, stride=args.stride, times=times)
-        try:
-            for out in pipeline.run(timed_frames(source, times)):
-                writer.add(out)
-                frames += 1
-                view = _pick_view(view, out, request.view_frame)
-                if progress is not None:
-                    progress(frames, source.expected_frames)
-            if kind == "image":
-                write_image_files(stage, view, models.predictors[models.main_kind], args, renderer, times)
-            writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
+        write_run(pipeline, source, writer, stage, renderer, args, models.predictors[models.main_kind], times,
+                  on_frame)
         if view is not None and view.people:
             _write_view(stage, view, faces, renderer)
     files = {name: out_dir / name for name in stage.names}
